@@ -1,0 +1,52 @@
+"""kmslab: an offline teaching lab for AWS Key Management Service.
+
+A faithful local KMS behind a real boto3 client::
+
+    import kmslab
+    lab = kmslab.LocalKms(seed=7)
+    kms = lab.client()                       # genuine boto3: the same code runs against AWS
+    kid = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=kid, Plaintext=b"secret")["CiphertextBlob"]
+    kms.decrypt(CiphertextBlob=blob)["Plaintext"]
+    lab.clock.advance(days=8); lab.trail
+
+``import kmslab`` never imports moto, matplotlib or ipywidgets.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock, ManualClock
+from .errors import KmsError
+from .lab import LocalKms
+
+if TYPE_CHECKING:
+    from .backend import connect, stop
+    from .check import check
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "KmsError",
+    "LocalKms",
+    "ManualClock",
+    "__version__",
+    "check",
+    "connect",
+    "stop",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # connect/check live in modules that reach moto lazily; keep `import kmslab` light.
+    if name in ("connect", "stop"):
+        from . import backend
+
+        return getattr(backend, name)
+    if name == "check":
+        from .check import check
+
+        return check
+    raise AttributeError(f"module 'kmslab' has no attribute {name!r}")

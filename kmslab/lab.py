@@ -1,0 +1,165 @@
+"""LocalKms: the whole simulated AWS side of the lab, and the boto3 clients that reach it."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import boto3
+
+from .clock import Clock, ManualClock
+from .crypto import RandomSource
+from .errors import KmsError
+from .iam import DEFAULT_ACCOUNT, Directory, Principal
+from .keys import Key
+from .protocol import JsonProtocol, Response
+from .service import KmsService
+from .store import MemoryStore, SqliteStore
+from .trail import Event, Trail
+from .transport import make_before_send
+
+
+class LocalKms:
+    """A faithful local AWS KMS, answered in-process behind genuine boto3 clients.
+
+    >>> lab = LocalKms(seed=7)                     # doctest: +SKIP
+    >>> kms = lab.client()                          # a real boto3 KMS client
+    >>> kid = kms.create_key()["KeyMetadata"]["KeyId"]
+
+    Args:
+        clock: the lab clock; default real time plus an offset that ``lab.clock.advance``
+            moves. Pass :class:`~kmslab.clock.ManualClock` for a clock that stands still.
+        seed: makes key ids, key material, data keys and nonces reproducible.
+        state: a file path: the lab is persisted there in SQLite (with ``PATH.root-key``
+            beside it) and reopened from it next time.
+    """
+
+    def __init__(
+        self,
+        clock: Clock | None = None,
+        seed: int | None = None,
+        state: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.store: MemoryStore | SqliteStore = SqliteStore(state) if state else MemoryStore()
+        snapshot = self.store.load()
+        if clock is None:
+            clock = Clock(timedelta(seconds=float(snapshot.meta.get("clock_offset", 0))))
+        self.clock = clock
+        self.rng = RandomSource(seed)
+        if "rng_counter" in snapshot.meta and seed is not None:
+            self.rng.restore(int(snapshot.meta["rng_counter"]))
+        self._trail = Trail()
+        self._trail.extend(snapshot.events)
+        self.directory = Directory(DEFAULT_ACCOUNT)
+        self.service = KmsService(
+            clock=self.clock, rng=self.rng, store=self.store, on_service_event=self._service_event
+        )
+        for key in snapshot.keys:
+            self.service.keys[key.key_id] = key
+        for alias in snapshot.aliases:
+            self.service.aliases[(alias.account, alias.region, alias.name)] = alias
+        self.service.reschedule()
+        self.kms = JsonProtocol(self.service, self._record)
+        self.clock.subscribe(self._clock_moved)
+        self._closed = False
+        self._rng_saved = self.rng.counter
+        self._lock = threading.Lock()
+
+    # -- the lab's side ----------------------------------------------------------------------------
+
+    @property
+    def account(self) -> str:
+        return self.directory.default_account
+
+    @property
+    def trail(self) -> list[dict[str, Any]]:
+        """Every call so far as CloudTrail-like JSON events (plaintext is never recorded)."""
+        return self._trail.events()
+
+    def _record(self, event: Event) -> None:
+        self._trail.append(event)
+        self.store.append_event(event)
+        if self.rng.counter != self._rng_saved:
+            self._rng_saved = self.rng.counter
+            self.store.set_meta("rng_counter", str(self._rng_saved))
+
+    def _service_event(self, name: str, key: Key, when: datetime) -> None:
+        """KMS's own work (scheduled deletion, automatic rotation) as AwsServiceEvent entries."""
+        event = Event(
+            time=when,
+            source="kms.amazonaws.com",
+            name=name,
+            region=key.region,
+            user_identity={"accountId": key.account, "invokedBy": "kms.amazonaws.com"},
+            request_parameters=None,
+            response_elements=None,
+            error_code=None,
+            error_message=None,
+            request_id=str(uuid.uuid4()),
+            resources=(key.arn,),
+            event_type="AwsServiceEvent",
+        )
+        self._trail.append(event)
+        self.store.append_event(event)
+
+    def _clock_moved(self) -> None:
+        with self.service.lock, self.store.transaction():
+            if not isinstance(self.clock, ManualClock):
+                self.store.set_meta("clock_offset", str(self.clock.offset.total_seconds()))
+            self.service.run_due(self.clock.now())
+
+    def handle(self, target: str | None, body: bytes, principal: Principal, region: str) -> Response:
+        """Answer one AWS JSON 1.1 KMS request (used by both transports)."""
+        return self.kms.handle(target, body, principal, region)
+
+    @staticmethod
+    def _error_body(exc: KmsError) -> tuple[int, bytes]:
+        return exc.status, json.dumps({"__type": exc.code, "message": exc.message}).encode()
+
+    # -- clients -------------------------------------------------------------------------------------
+
+    def client(
+        self,
+        service_name: str = "kms",
+        region_name: str = "us-east-1",
+        principal: str | None = None,
+        **client_kwargs: Any,
+    ) -> Any:
+        """A genuine boto3 client whose requests this lab answers in-process.
+
+        ``principal`` is a user name in the default account or a principal ARN; ``None`` is the
+        default account's root user.
+        """
+        if service_name != "kms":
+            raise ValueError(f"kmslab answers 'kms' clients; {service_name!r} is not simulated yet")
+        who = self.directory.find(principal)
+        if who is None:
+            raise ValueError(f"no principal {principal!r} in this lab")
+        session = boto3.session.Session(
+            aws_access_key_id=who.access_key_id,
+            aws_secret_access_key=who.secret_access_key,
+            region_name=region_name,
+        )
+        client = session.client(service_name, **client_kwargs)
+        handler = make_before_send(self.directory.by_access_key, self.handle, self._error_body)
+        client.meta.events.register_first(f"before-send.{service_name}", handler)
+        return client
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.store.close()
+
+    def __enter__(self) -> LocalKms:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        where = f"state={str(self.store.path)!r}" if self.store.path else "in memory"
+        return f"LocalKms({len(self.service.keys)} keys, {where}, clock={self.clock!r})"

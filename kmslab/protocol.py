@@ -1,0 +1,440 @@
+"""The wire: AWS JSON 1.1 requests in, responses out, driven by botocore's service model.
+
+This is the only module that knows PascalCase member names. For every operation it
+decodes the JSON body against the model's input shape (base64 blobs to bytes, epoch numbers
+to datetimes), checks the model's constraints the way AWS does and words the failures as AWS
+does ("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member
+must have length less than or equal to 4096"), calls the service method named
+``xform_name(operation)`` with snake_case arguments, and encodes the snake_case result back
+through the output shape. A :class:`~kmslab.errors.KmsError` becomes ``{"__type", "message"}``
+with its status; anything else becomes a 500 ``KMSInternalException`` (and is logged), so a
+bug never reaches the caller as a traceback.
+
+Every call, successful or not, is recorded on the trail with its request parameters minus
+every blob member, so plaintext, ciphertext and key material are never recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from botocore import xform_name
+from botocore.loaders import Loader
+from botocore.model import ServiceModel, Shape
+
+from .errors import (
+    KmsError,
+    KMSInternalException,
+    SerializationException,
+    UnknownOperationException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from .iam import Principal
+from .service import Call, KmsService
+from .trail import Event
+
+log = logging.getLogger("kmslab")
+
+JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
+
+
+@cache
+def service_model(name: str = "kms") -> ServiceModel:
+    """botocore's model of ``name`` (loaded once per process)."""
+    loader = Loader()
+    return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+@dataclass(eq=False)
+class Spec:
+    """A compiled shape: what to check on the way in and how to encode on the way out."""
+
+    name: str
+    type: str
+    sensitive: bool = False
+    min: int | None = None
+    max: int | None = None
+    enum: frozenset[str] | None = None
+    enum_text: str = ""
+    pattern: re.Pattern[str] | None = None
+    pattern_text: str = ""
+    # structure
+    members: list[tuple[str, str, str, Spec]] = field(default_factory=list)  # pascal, snake, camel
+    by_pascal: dict[str, tuple[str, str, Spec]] = field(default_factory=dict)
+    by_snake: dict[str, tuple[str, Spec]] = field(default_factory=dict)
+    required: tuple[str, ...] = ()
+    # list / map
+    member: Spec | None = None
+    key: Spec | None = None
+    value: Spec | None = None
+
+
+def _compile(shape: Shape, memo: dict[str, Spec]) -> Spec:
+    if shape.name in memo:
+        return memo[shape.name]
+    meta = shape.metadata
+    spec = Spec(
+        name=shape.name,
+        type=shape.type_name,
+        sensitive=bool(meta.get("sensitive")),
+        min=meta.get("min"),
+        max=meta.get("max"),
+    )
+    memo[shape.name] = spec
+    enum = getattr(shape, "enum", None)
+    if enum:
+        spec.enum = frozenset(enum)
+        spec.enum_text = "[" + ", ".join(enum) + "]"
+    if "pattern" in meta:
+        spec.pattern_text = meta["pattern"]
+        spec.pattern = re.compile(meta["pattern"])
+    if shape.type_name == "structure":
+        for pascal, member_shape in shape.members.items():
+            sub = _compile(member_shape, memo)
+            snake, camel = xform_name(pascal), _camel(pascal)
+            spec.members.append((pascal, snake, camel, sub))
+            spec.by_pascal[pascal] = (snake, camel, sub)
+            spec.by_snake[snake] = (pascal, sub)
+        spec.required = tuple(shape.required_members)
+    elif shape.type_name == "list":
+        spec.member = _compile(shape.member, memo)
+    elif shape.type_name == "map":
+        spec.key = _compile(shape.key, memo)
+        spec.value = _compile(shape.value, memo)
+    return spec
+
+
+# == decoding and validation ====================================================================
+
+
+def _shown(spec: Spec, value: Any, raw: Any) -> str:
+    if spec.sensitive:
+        return "Value"
+    if spec.type == "blob":
+        n = len(value)
+        return f"Value 'java.nio.HeapByteBuffer[pos=0 lim={n} cap={n}]'"
+    if isinstance(raw, list):
+        return "Value '[" + ", ".join(str(v) for v in raw) + "]'"
+    if isinstance(raw, bool):
+        return f"Value '{str(raw).lower()}'"
+    return f"Value '{raw}'"
+
+
+def _constraint(errors: list[str], spec: Spec, path: str, value: Any, raw: Any, text: str) -> None:
+    errors.append(f"{_shown(spec, value, raw)} at '{path}' failed to satisfy constraint: {text}")
+
+
+def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
+    t = spec.type
+    if t == "structure":
+        if not isinstance(raw, dict):
+            raise SerializationException(f"Start of structure or map found where not expected.")
+        out: dict[str, Any] = {}
+        for name in spec.required:
+            if raw.get(name) is None:
+                sub_path = f"{path}.{_camel(name)}" if path else _camel(name)
+                errors.append(
+                    f"Value null at '{sub_path}' failed to satisfy constraint: "
+                    "Member must not be null"
+                )
+        for pascal, value in raw.items():
+            entry = spec.by_pascal.get(pascal)
+            if entry is None or value is None:
+                continue  # AWS ignores members it does not know
+            snake, camel, sub = entry
+            out[snake] = _decode(sub, value, f"{path}.{camel}" if path else camel, errors)
+        return out
+    if t == "string":
+        if not isinstance(raw, str):
+            raise SerializationException(f"STRING_VALUE can not be converted to a String at '{path}'")
+        if spec.enum is not None and raw not in spec.enum:
+            _constraint(
+                errors, spec, path, raw, raw, f"Member must satisfy enum value set: {spec.enum_text}"
+            )
+        _length(spec, raw, raw, path, errors)
+        if spec.pattern is not None and spec.pattern.fullmatch(raw) is None:
+            _constraint(
+                errors,
+                spec,
+                path,
+                raw,
+                raw,
+                f"Member must satisfy regular expression pattern: {spec.pattern_text}",
+            )
+        return raw
+    if t == "blob":
+        if not isinstance(raw, str):
+            raise SerializationException(f"Expected a base64 string at '{path}'")
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise SerializationException(f"Invalid base64 at '{path}'") from None
+        _length(spec, data, raw, path, errors)
+        return data
+    if t in ("integer", "long"):
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise SerializationException(f"NUMBER_VALUE can not be converted to an Integer at '{path}'")
+        if spec.min is not None and raw < spec.min:
+            _constraint(
+                errors, spec, path, raw, raw, f"Member must have value greater than or equal to {spec.min}"
+            )
+        if spec.max is not None and raw > spec.max:
+            _constraint(
+                errors, spec, path, raw, raw, f"Member must have value less than or equal to {spec.max}"
+            )
+        return raw
+    if t == "boolean":
+        if not isinstance(raw, bool):
+            raise SerializationException(f"Expected a boolean at '{path}'")
+        return raw
+    if t == "timestamp":
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise SerializationException(f"Expected an epoch-seconds number at '{path}'")
+        return datetime.fromtimestamp(raw, UTC)
+    if t == "list":
+        if not isinstance(raw, list):
+            raise SerializationException(f"Expected a list at '{path}'")
+        _length(spec, raw, raw, path, errors)
+        assert spec.member is not None
+        member = spec.member
+        return [_decode(member, v, f"{path}.{i}.member", errors) for i, v in enumerate(raw, 1)]
+    if t == "map":
+        if not isinstance(raw, dict):
+            raise SerializationException(f"Expected a map at '{path}'")
+        _length(spec, raw, raw, path, errors)
+        assert spec.key is not None and spec.value is not None
+        kspec, vspec = spec.key, spec.value
+        return {
+            _decode(kspec, k, f"{path}.key", errors): _decode(vspec, v, f"{path}.value", errors)
+            for k, v in raw.items()
+        }
+    raise SerializationException(f"Unsupported shape type {t}")  # pragma: no cover
+
+
+def _length(spec: Spec, value: Any, raw: Any, path: str, errors: list[str]) -> None:
+    n = len(value)
+    if spec.min is not None and n < spec.min:
+        _constraint(
+            errors, spec, path, value, raw, f"Member must have length greater than or equal to {spec.min}"
+        )
+    if spec.max is not None and n > spec.max:
+        _constraint(
+            errors, spec, path, value, raw, f"Member must have length less than or equal to {spec.max}"
+        )
+
+
+# == encoding =====================================================================================
+
+
+def _encode(spec: Spec, value: Any) -> Any:
+    t = spec.type
+    if t == "structure":
+        out: dict[str, Any] = {}
+        for snake, v in value.items():
+            if v is None:
+                continue
+            pascal, sub = spec.by_snake[snake]
+            out[pascal] = _encode(sub, v)
+        return out
+    if t == "blob":
+        return base64.b64encode(value).decode("ascii")
+    if t == "timestamp":
+        return value.timestamp()
+    if t == "list":
+        assert spec.member is not None
+        member = spec.member
+        return [_encode(member, v) for v in value]
+    if t == "map":
+        assert spec.value is not None
+        vspec = spec.value
+        return {k: _encode(vspec, v) for k, v in value.items()}
+    return value
+
+
+def _camel_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel_keys(v) for v in value]
+    return value
+
+
+# == operations ===================================================================================
+
+
+@dataclass(eq=False)
+class Operation:
+    name: str
+    method: Callable[..., dict[str, Any]] | None
+    input: Spec
+    output: Spec | None
+    logged: list[tuple[str, str]]  # (Pascal, camel) request members safe to record
+    record_response: bool
+    read_only: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: bytes
+    request_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-amzn-RequestId": self.request_id,
+            "Content-Type": JSON_CONTENT_TYPE,
+            "Content-Length": str(len(self.body)),
+        }
+
+
+def _has_blob(spec: Spec | None, seen: set[str] | None = None) -> bool:
+    if spec is None:
+        return False
+    seen = seen if seen is not None else set()
+    if spec.name in seen:
+        return False
+    seen.add(spec.name)
+    if spec.type == "blob":
+        return True
+    subs = [m[3] for m in spec.members] + [s for s in (spec.member, spec.key, spec.value) if s]
+    return any(_has_blob(s, seen) for s in subs)
+
+
+class JsonProtocol:
+    """Dispatches AWS JSON 1.1 requests for one service model to one service object."""
+
+    def __init__(
+        self,
+        service: KmsService,
+        record: Callable[[Event], None],
+        model_name: str = "kms",
+    ) -> None:
+        self.service = service
+        self._record = record
+        model = service_model(model_name)
+        self.target_prefix = model.metadata["targetPrefix"] + "."
+        self.source = f"{model.endpoint_prefix}.amazonaws.com"
+        memo: dict[str, Spec] = {}
+        self.operations: dict[str, Operation] = {}
+        for op_name in model.operation_names:
+            om = model.operation_model(op_name)
+            in_spec = _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
+            out_spec = _compile(om.output_shape, memo) if om.output_shape else None
+            logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_blob(sub)]
+            self.operations[op_name] = Operation(
+                name=op_name,
+                method=getattr(service, xform_name(op_name), None),
+                input=in_spec,
+                output=out_spec,
+                logged=logged,
+                record_response=not _has_blob(out_spec)
+                and not op_name.startswith(("Describe", "Get", "List")),
+                read_only=op_name.startswith(("Describe", "Get", "List")),
+            )
+
+    def operation_for_target(self, target: str | None) -> Operation:
+        if not target or not target.startswith(self.target_prefix):
+            raise UnknownOperationException("")
+        op = self.operations.get(target[len(self.target_prefix) :])
+        if op is None:
+            raise UnknownOperationException("")
+        return op
+
+    def handle(self, target: str | None, body: bytes, principal: Principal, region: str) -> Response:
+        """One request: never raises, always an AWS-shaped response."""
+        request_id = str(uuid.uuid4())
+        op: Operation | None = None
+        params: dict[str, Any] = {}
+        call: Call | None = None
+        service = self.service
+        with service.lock:
+            now = service.clock.now()
+            try:
+                op = self.operation_for_target(target)
+                try:
+                    parsed = json.loads(body or b"{}")
+                except ValueError:
+                    raise SerializationException("") from None
+                if not isinstance(parsed, dict):
+                    raise SerializationException("")
+                params = parsed
+                errors: list[str] = []
+                kwargs = _decode(op.input, params, "", errors)
+                if errors:
+                    n = len(errors)
+                    raise ValidationException(
+                        f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
+                    )
+                if op.method is None:
+                    raise UnsupportedOperationException(
+                        f"kmslab does not implement {op.name} yet."
+                    )
+                service.run_due(now)
+                call = Call(principal, region, now)
+                with service.store.transaction():
+                    result = op.method(call, **kwargs)
+                    out = _encode(op.output, result) if op.output is not None else {}
+                    self._log(op, params, principal, region, call, request_id, out, None)
+                return Response(200, json.dumps(out, separators=(",", ":")).encode(), request_id)
+            except KmsError as exc:
+                err = exc
+            except Exception:
+                log.exception("internal error in %s", op.name if op else target)
+                err = KMSInternalException("")
+            try:
+                with service.store.transaction():
+                    self._log(op, params, principal, region, call, request_id, None, err)
+            except Exception:  # pragma: no cover - the trail must never break a response
+                log.exception("could not record a failed call on the trail")
+            body_out = json.dumps({"__type": err.code, "message": err.message}).encode()
+            return Response(err.status, body_out, request_id)
+
+    def _log(
+        self,
+        op: Operation | None,
+        params: dict[str, Any],
+        principal: Principal,
+        region: str,
+        call: Call | None,
+        request_id: str,
+        out: dict[str, Any] | None,
+        err: KmsError | None,
+    ) -> None:
+        if op is None:
+            name = "Unknown"
+            request_parameters = None
+        else:
+            name = op.name
+            request_parameters = {c: params[p] for p, c in op.logged if p in params} or None
+        self._record(
+            Event(
+                time=call.now if call else self.service.clock.now(),
+                source=self.source,
+                name=name,
+                region=region,
+                user_identity=principal.user_identity(),
+                request_parameters=request_parameters,
+                response_elements=_camel_keys(out) if out and op and op.record_response else None,
+                error_code=err.code if err else None,
+                error_message=err.message if err else None,
+                request_id=request_id,
+                resources=tuple(dict.fromkeys(call.resources)) if call else (),
+                read_only=op.read_only if op else False,
+            )
+        )
