@@ -85,7 +85,7 @@ class Key:
         self.next_rotation = now + timedelta(days=period)
 
     def metadata(self) -> dict[str, Any]:
-        """KeyMetadata in botocore's snake_case member names (the protocol makes them PascalCase)."""
+        """KeyMetadata, botocore snake_case member names (the protocol makes them PascalCase)."""
         md: dict[str, Any] = {
             "aws_account_id": self.account,
             "key_id": self.key_id,

@@ -112,7 +112,9 @@ class LocalKms:
                 self.store.set_meta("clock_offset", str(self.clock.offset.total_seconds()))
             self.service.run_due(self.clock.now())
 
-    def handle(self, target: str | None, body: bytes, principal: Principal, region: str) -> Response:
+    def handle(
+        self, target: str | None, body: bytes, principal: Principal, region: str
+    ) -> Response:
         """Answer one AWS JSON 1.1 KMS request (used by both transports)."""
         return self.kms.handle(target, body, principal, region)
 
@@ -120,7 +122,7 @@ class LocalKms:
     def _error_body(exc: KmsError) -> tuple[int, bytes]:
         return exc.status, json.dumps({"__type": exc.code, "message": exc.message}).encode()
 
-    # -- clients -------------------------------------------------------------------------------------
+    # -- clients ---------------------------------------------------------------------------------
 
     def client(
         self,

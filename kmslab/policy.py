@@ -112,9 +112,7 @@ def parse(text: str) -> dict[str, Any]:
                 "Policy contains a statement with an invalid or missing Effect."
             )
         if "Principal" not in st and "NotPrincipal" not in st:
-            raise MalformedPolicyDocumentException(
-                "Policy contains a statement with no principal."
-            )
+            raise MalformedPolicyDocumentException("Policy contains a statement with no principal.")
     return doc
 
 

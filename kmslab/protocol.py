@@ -143,7 +143,7 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
     t = spec.type
     if t == "structure":
         if not isinstance(raw, dict):
-            raise SerializationException(f"Start of structure or map found where not expected.")
+            raise SerializationException("Start of structure or map found where not expected.")
         out: dict[str, Any] = {}
         for name in spec.required:
             if raw.get(name) is None:
@@ -161,10 +161,17 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
         return out
     if t == "string":
         if not isinstance(raw, str):
-            raise SerializationException(f"STRING_VALUE can not be converted to a String at '{path}'")
+            raise SerializationException(
+                f"STRING_VALUE can not be converted to a String at '{path}'"
+            )
         if spec.enum is not None and raw not in spec.enum:
             _constraint(
-                errors, spec, path, raw, raw, f"Member must satisfy enum value set: {spec.enum_text}"
+                errors,
+                spec,
+                path,
+                raw,
+                raw,
+                f"Member must satisfy enum value set: {spec.enum_text}",
             )
         _length(spec, raw, raw, path, errors)
         if spec.pattern is not None and spec.pattern.fullmatch(raw) is None:
@@ -188,14 +195,26 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
         return data
     if t in ("integer", "long"):
         if isinstance(raw, bool) or not isinstance(raw, int):
-            raise SerializationException(f"NUMBER_VALUE can not be converted to an Integer at '{path}'")
+            raise SerializationException(
+                f"NUMBER_VALUE can not be converted to an Integer at '{path}'"
+            )
         if spec.min is not None and raw < spec.min:
             _constraint(
-                errors, spec, path, raw, raw, f"Member must have value greater than or equal to {spec.min}"
+                errors,
+                spec,
+                path,
+                raw,
+                raw,
+                f"Member must have value greater than or equal to {spec.min}",
             )
         if spec.max is not None and raw > spec.max:
             _constraint(
-                errors, spec, path, raw, raw, f"Member must have value less than or equal to {spec.max}"
+                errors,
+                spec,
+                path,
+                raw,
+                raw,
+                f"Member must have value less than or equal to {spec.max}",
             )
         return raw
     if t == "boolean":
@@ -230,11 +249,21 @@ def _length(spec: Spec, value: Any, raw: Any, path: str, errors: list[str]) -> N
     n = len(value)
     if spec.min is not None and n < spec.min:
         _constraint(
-            errors, spec, path, value, raw, f"Member must have length greater than or equal to {spec.min}"
+            errors,
+            spec,
+            path,
+            value,
+            raw,
+            f"Member must have length greater than or equal to {spec.min}",
         )
     if spec.max is not None and n > spec.max:
         _constraint(
-            errors, spec, path, value, raw, f"Member must have length less than or equal to {spec.max}"
+            errors,
+            spec,
+            path,
+            value,
+            raw,
+            f"Member must have length less than or equal to {spec.max}",
         )
 
 
@@ -334,7 +363,9 @@ class JsonProtocol:
         self.operations: dict[str, Operation] = {}
         for op_name in model.operation_names:
             om = model.operation_model(op_name)
-            in_spec = _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
+            in_spec = (
+                _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
+            )
             out_spec = _compile(om.output_shape, memo) if om.output_shape else None
             logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_blob(sub)]
             self.operations[op_name] = Operation(
@@ -356,7 +387,9 @@ class JsonProtocol:
             raise UnknownOperationException("")
         return op
 
-    def handle(self, target: str | None, body: bytes, principal: Principal, region: str) -> Response:
+    def handle(
+        self, target: str | None, body: bytes, principal: Principal, region: str
+    ) -> Response:
         """One request: never raises, always an AWS-shaped response."""
         request_id = str(uuid.uuid4())
         op: Operation | None = None
@@ -382,9 +415,7 @@ class JsonProtocol:
                         f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
                     )
                 if op.method is None:
-                    raise UnsupportedOperationException(
-                        f"kmslab does not implement {op.name} yet."
-                    )
+                    raise UnsupportedOperationException(f"kmslab does not implement {op.name} yet.")
                 service.run_due(now)
                 call = Call(principal, region, now)
                 with service.store.transaction():

@@ -108,9 +108,7 @@ CIPHERTEXT_NAMES_UNKNOWN_KEY = (
     "The ciphertext refers to a customer master key that does not exist, does not exist in "
     "this region, or you are not allowed to access."
 )
-INCORRECT_KEY = (
-    "The key ID in the request does not identify a CMK that can perform this operation."
-)
+INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
 DRY_RUN_OK = "The request would have succeeded, but the DryRun option is set."
 
 
@@ -551,7 +549,11 @@ class KmsService:
     ) -> dict[str, Any]:
         key = self._resolve(call, key_id, allow_alias=False)
         self._customer_managed(call, key, "ScheduleKeyDeletion")
-        days = DEFAULT_PENDING_WINDOW_DAYS if pending_window_in_days is None else pending_window_in_days
+        days = (
+            DEFAULT_PENDING_WINDOW_DAYS
+            if pending_window_in_days is None
+            else pending_window_in_days
+        )
         if not 7 <= days <= 30:
             bound = "greater than or equal to 7" if days < 7 else "less than or equal to 30"
             raise ValidationException(

@@ -162,7 +162,9 @@ class SqliteStore:
     def _seal(self, key_id: str, m: Material) -> str:
         nonce = os.urandom(12)
         aad = f"{key_id}/{m.material_id}".encode()
-        return base64.b64encode(nonce + aes_gcm_encrypt(self._root_key, nonce, m.secret, aad)).decode()
+        return base64.b64encode(
+            nonce + aes_gcm_encrypt(self._root_key, nonce, m.secret, aad)
+        ).decode()
 
     def _unseal(self, key_id: str, material_id: str, sealed: str) -> bytes:
         raw = base64.b64decode(sealed)

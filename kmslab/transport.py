@@ -50,9 +50,7 @@ def credential_scope(authorization: str | None) -> tuple[str, str, str, str]:
     """
     m = _CREDENTIAL.search(authorization or "")
     if m is None:
-        raise IncompleteSignatureException(
-            "Authorization header requires 'Credential' parameter."
-        )
+        raise IncompleteSignatureException("Authorization header requires 'Credential' parameter.")
     return m.group(1), m.group(2), m.group(3), m.group(4)
 
 
