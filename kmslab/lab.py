@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
+import botocore.session
 
 from .clock import Clock, ManualClock
 from .crypto import RandomSource
@@ -137,19 +138,32 @@ class LocalKms:
         default account's root user.
         """
         if service_name != "kms":
-            raise ValueError(f"kmslab answers 'kms' clients; {service_name!r} is not simulated yet")
+            raise ValueError(f"kmslab simulates 'kms'; {service_name!r} is not simulated yet")
+        session = self.boto3_session(region_name=region_name, principal=principal)
+        return session.client(service_name, **client_kwargs)
+
+    def boto3_session(self, region_name: str = "us-east-1", principal: str | None = None) -> Any:
+        """A boto3 Session signed as ``principal`` whose KMS clients this lab answers.
+
+        For code that makes its own clients (the AWS Encryption SDK takes a botocore session:
+        ``session._session`` or :meth:`botocore_session`).
+        """
+        return boto3.session.Session(
+            botocore_session=self.botocore_session(principal), region_name=region_name
+        )
+
+    def botocore_session(self, principal: str | None = None) -> Any:
+        """A botocore Session with ``principal``'s credentials; every KMS client made from it
+        is answered by this lab in-process (the handler sits on the session's events)."""
         who = self.directory.find(principal)
         if who is None:
             raise ValueError(f"no principal {principal!r} in this lab")
-        session = boto3.session.Session(
-            aws_access_key_id=who.access_key_id,
-            aws_secret_access_key=who.secret_access_key,
-            region_name=region_name,
-        )
-        client = session.client(service_name, **client_kwargs)
+        session = botocore.session.Session()
+        session.set_credentials(who.access_key_id, who.secret_access_key)
         handler = make_before_send(self.directory.by_access_key, self.handle, self._error_body)
-        client.meta.events.register_first(f"before-send.{service_name}", handler)
-        return client
+        # On every service, so that no request from this session can leave the process.
+        session.get_component("event_emitter").register_first("before-send", handler)
+        return session
 
     def close(self) -> None:
         if not self._closed:

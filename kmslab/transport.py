@@ -16,7 +16,12 @@ from typing import Any
 
 from botocore.awsrequest import AWSResponse
 
-from .errors import IncompleteSignatureException, KmsError, UnrecognizedClientException
+from .errors import (
+    IncompleteSignatureException,
+    KmsError,
+    UnknownOperationException,
+    UnrecognizedClientException,
+)
 from .iam import Principal
 
 #: Credential=AKID/20260101/us-east-1/kms/aws4_request
@@ -74,9 +79,13 @@ def make_before_send(
         elif not isinstance(body, bytes):  # a file-like body
             body = body.read()
         try:
-            access_key, _date, region, _service = credential_scope(
+            access_key, _date, region, service = credential_scope(
                 _header(headers, "Authorization")
             )
+            if service != "kms":
+                raise UnknownOperationException(
+                    f"kmslab does not simulate the {service} service; no request left this process."
+                )
             principal = find_principal(access_key)
             if principal is None:
                 raise UnrecognizedClientException(UNRECOGNIZED_TOKEN)
