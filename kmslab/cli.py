@@ -3,6 +3,8 @@
 ::
 
     kmslab check [BACKEND]     is this machine ready, and will anything reach real AWS?
+    kmslab serve [--host H] [--port P] [--state FILE] [--region R]
+                               AWS KMS over HTTP for the aws CLI and any SDK
     kmslab version             print kmslab's version
 """
 
@@ -27,8 +29,31 @@ def _parser() -> argparse.ArgumentParser:
         default="local",
         help="local, moto, moto-server, aws or an http(s):// URL (default: local)",
     )
+    serve = sub.add_parser("serve", help="serve the lab's KMS over HTTP (aws CLI, any SDK)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=4599, help="port (4599; 0 picks a free one)")
+    serve.add_argument("--state", default=None, help="SQLite state file; keys survive restarts")
+    serve.add_argument("--region", default="us-east-1", help="Region for the printed profiles")
     sub.add_parser("version", help="print kmslab's version")
     return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .lab import LocalKms
+    from .server import serve_forever
+    from .store import StateFileError
+
+    try:
+        lab = LocalKms(state=args.state)
+    except (StateFileError, OSError) as exc:
+        print(f"kmslab serve: cannot open the state file: {exc}", file=sys.stderr)
+        return 1
+    try:
+        serve_forever(lab, host=args.host, port=args.port, region=args.region)
+    except OSError as exc:
+        print(f"kmslab serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -38,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         from .check import main as check_main
 
         return check_main([args.backend])
+    if args.command == "serve":
+        return _serve(args)
     if args.command == "version":
         print(f"kmslab {__version__}")
         return 0
