@@ -104,11 +104,72 @@ class Key:
         if self.deletion_date is not None:
             md["deletion_date"] = self.deletion_date
             md["pending_deletion_window_in_days"] = self.pending_window_days
-        if self.key_usage is KeyUsage.ENCRYPT_DECRYPT and self.is_symmetric_encryption:
-            md["encryption_algorithms"] = ["SYMMETRIC_DEFAULT"]
-            if self.materials:
-                md["current_key_material_id"] = self.current.material_id
+        md.update(algorithms(self.key_spec, self.key_usage))
+        if self.is_symmetric_encryption and self.materials:
+            md["current_key_material_id"] = self.current.material_id
         return md
+
+
+_RSA_SIGNING = [
+    "RSASSA_PSS_SHA_256",
+    "RSASSA_PSS_SHA_384",
+    "RSASSA_PSS_SHA_512",
+    "RSASSA_PKCS1_V1_5_SHA_256",
+    "RSASSA_PKCS1_V1_5_SHA_384",
+    "RSASSA_PKCS1_V1_5_SHA_512",
+]
+SIGNING_ALGORITHMS: dict[KeySpec, list[str]] = {
+    KeySpec.RSA_2048: _RSA_SIGNING,
+    KeySpec.RSA_3072: _RSA_SIGNING,
+    KeySpec.RSA_4096: _RSA_SIGNING,
+    KeySpec.ECC_NIST_P256: ["ECDSA_SHA_256"],
+    KeySpec.ECC_NIST_P384: ["ECDSA_SHA_384"],
+    KeySpec.ECC_NIST_P521: ["ECDSA_SHA_512"],
+    KeySpec.ECC_SECG_P256K1: ["ECDSA_SHA_256"],
+    KeySpec.ECC_NIST_EDWARDS25519: ["ED25519_SHA_512", "ED25519_PH_SHA_512"],
+    KeySpec.ML_DSA_44: ["ML_DSA_SHAKE_256"],
+    KeySpec.ML_DSA_65: ["ML_DSA_SHAKE_256"],
+    KeySpec.ML_DSA_87: ["ML_DSA_SHAKE_256"],
+}
+MAC_ALGORITHMS: dict[KeySpec, list[str]] = {
+    KeySpec.HMAC_224: ["HMAC_SHA_224"],
+    KeySpec.HMAC_256: ["HMAC_SHA_256"],
+    KeySpec.HMAC_384: ["HMAC_SHA_384"],
+    KeySpec.HMAC_512: ["HMAC_SHA_512"],
+}
+#: HMAC key bytes per spec (the key size equals the hash's output size).
+HMAC_KEY_BYTES = {
+    KeySpec.HMAC_224: 28,
+    KeySpec.HMAC_256: 32,
+    KeySpec.HMAC_384: 48,
+    KeySpec.HMAC_512: 64,
+}
+#: Largest plaintext RSAES-OAEP can take, per key spec and algorithm (Encrypt API reference).
+RSA_PLAINTEXT_LIMITS = {
+    (KeySpec.RSA_2048, "RSAES_OAEP_SHA_1"): 214,
+    (KeySpec.RSA_2048, "RSAES_OAEP_SHA_256"): 190,
+    (KeySpec.RSA_3072, "RSAES_OAEP_SHA_1"): 342,
+    (KeySpec.RSA_3072, "RSAES_OAEP_SHA_256"): 318,
+    (KeySpec.RSA_4096, "RSAES_OAEP_SHA_1"): 470,
+    (KeySpec.RSA_4096, "RSAES_OAEP_SHA_256"): 446,
+}
+
+
+def algorithms(spec: KeySpec, usage: KeyUsage) -> dict[str, list[str]]:
+    """The algorithm lists DescribeKey and GetPublicKey show for a key spec and usage."""
+    if usage is KeyUsage.ENCRYPT_DECRYPT:
+        if spec is KeySpec.SYMMETRIC_DEFAULT:
+            return {"encryption_algorithms": ["SYMMETRIC_DEFAULT"]}
+        if spec is KeySpec.SM2:
+            return {"encryption_algorithms": ["SM2PKE"]}
+        return {"encryption_algorithms": ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"]}
+    if usage is KeyUsage.SIGN_VERIFY:
+        return {"signing_algorithms": list(SIGNING_ALGORITHMS.get(spec, ["SM2DSA"]))}
+    if usage is KeyUsage.GENERATE_VERIFY_MAC:
+        return {"mac_algorithms": list(MAC_ALGORITHMS[spec])}
+    if usage is KeyUsage.KEY_AGREEMENT:
+        return {"key_agreement_algorithms": ["ECDH"]}
+    return {"encapsulation_algorithms": ["ML_KEM"]}
 
 
 # -- the key-state table ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from . import blob, policy
+from . import blob, crypto, policy
 from .clock import Clock
 from .context import encode_context
 from .crypto import AeadError, RandomSource, aes_gcm_decrypt, aes_gcm_encrypt
@@ -28,6 +28,8 @@ from .errors import (
     InvalidCiphertextException,
     InvalidKeyUsageException,
     InvalidMarkerException,
+    KMSInvalidMacException,
+    KMSInvalidSignatureException,
     KMSInvalidStateException,
     LimitExceededException,
     MalformedPolicyDocumentException,
@@ -39,7 +41,17 @@ from .errors import (
 )
 from .iam import Principal
 from .ids import KeyRef, RefKind, alias_arn, format_key_id, key_arn, parse_key_ref
-from .keys import Alias, Key, Material, check_state
+from .keys import (
+    HMAC_KEY_BYTES,
+    MAC_ALGORITHMS,
+    RSA_PLAINTEXT_LIMITS,
+    SIGNING_ALGORITHMS,
+    Alias,
+    Key,
+    Material,
+    algorithms,
+    check_state,
+)
 from .model import (
     DATA_KEY_BYTES,
     KeyManager,
@@ -197,10 +209,28 @@ class KmsService:
 
     # == helpers ===================================================================================
 
-    def _new_material(self, now: datetime, rotation_type: RotationType | None) -> Material:
+    def _new_material(
+        self,
+        now: datetime,
+        rotation_type: RotationType | None,
+        spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT,
+    ) -> Material:
+        if spec is KeySpec.SYMMETRIC_DEFAULT:
+            secret = self.rng.bytes(32)
+        elif spec in HMAC_KEY_BYTES:
+            secret = self.rng.bytes(HMAC_KEY_BYTES[spec])
+        else:
+            # Asymmetric key generation in pyca cannot be seeded: these keys differ every run.
+            try:
+                secret = crypto.generate_private_key(spec.value)
+            except crypto.UnsupportedPrimitive:
+                raise UnsupportedOperationException(
+                    f"kmslab cannot create {spec.value} keys: the installed cryptography "
+                    "library has no such primitive."
+                ) from None
         return Material(
             material_id=self.rng.bytes(32).hex(),
-            secret=self.rng.bytes(32),
+            secret=secret,
             created=now,
             rotation_type=rotation_type,
         )
@@ -281,7 +311,10 @@ class KmsService:
         description: str,
         policy: str,
         key_manager: KeyManager = KeyManager.CUSTOMER,
+        key_spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT,
+        key_usage: KeyUsage = KeyUsage.ENCRYPT_DECRYPT,
     ) -> Key:
+        material = self._new_material(now, None, key_spec)
         key_id = format_key_id(self.rng.bytes(16))
         key = Key(
             key_id=key_id,
@@ -292,8 +325,10 @@ class KmsService:
             description=description,
             key_manager=key_manager,
             policy=policy,
+            key_spec=key_spec,
+            key_usage=key_usage,
         )
-        key.materials.append(self._new_material(now, None))
+        key.materials.append(material)
         self.keys[key_id] = key
         return key
 
@@ -307,8 +342,10 @@ class KmsService:
             )
 
     @staticmethod
-    def _require_usage(key: Key, operation: str) -> None:
-        if key.key_usage is not KeyUsage.ENCRYPT_DECRYPT:
+    def _require_usage(
+        key: Key, operation: str, usage: KeyUsage = KeyUsage.ENCRYPT_DECRYPT
+    ) -> None:
+        if key.key_usage is not usage:
             raise InvalidKeyUsageException(
                 f"{key.arn} key usage is {key.key_usage.value} which is not valid for {operation}."
             )
@@ -466,9 +503,9 @@ class KmsService:
             raise ValidationException(
                 f"KeyUsage {usage.value} is not compatible with KeySpec {spec.value}"
             )
-        if spec is not KeySpec.SYMMETRIC_DEFAULT:
+        if spec is KeySpec.SM2:
             raise UnsupportedOperationException(
-                f"kmslab does not create {spec.value} keys yet; only SYMMETRIC_DEFAULT."
+                "SM2 keys are available only in China Regions; kmslab does not simulate them."
             )
         if (origin or "AWS_KMS") != Origin.AWS_KMS or custom_key_store_id or xks_key_id:
             raise UnsupportedOperationException(
@@ -487,6 +524,8 @@ class KmsService:
             now=call.now,
             description=description or "",
             policy=policy if policy is not None else _default_policy(call.account),
+            key_spec=spec,
+            key_usage=usage,
         )
         key.tags.update(new_tags)
         call.resources.append(key.arn)
@@ -863,6 +902,20 @@ class KmsService:
         key = self._resolve(call, key_id)
         check_state("Encrypt", key)
         self._require_usage(key, "Encrypt")
+        if not key.is_symmetric_encryption:
+            algorithm = self._rsa_algorithm(key, encryption_algorithm, encryption_context)
+            limit = RSA_PLAINTEXT_LIMITS[(key.key_spec, algorithm)]
+            if len(plaintext) > limit:
+                raise ValidationException(
+                    f"Algorithm {algorithm} and key spec {key.key_spec.value} cannot encrypt "
+                    f"data larger than {limit} bytes."
+                )
+            self._dry_run(dry_run)
+            return {
+                "ciphertext_blob": crypto.rsa_encrypt(key.current.secret, algorithm, plaintext),
+                "key_id": key.arn,
+                "encryption_algorithm": algorithm,
+            }
         self._symmetric_algorithm(key, encryption_algorithm)
         self._dry_run(dry_run)
         return {
@@ -884,6 +937,12 @@ class KmsService:
         dry_run_modifiers: list[str] | None = None,
     ) -> dict[str, Any]:
         self._no_recipient(recipient)
+        if key_id is not None:
+            named = self._resolve(call, key_id)
+            if not named.is_symmetric_encryption:
+                return self._rsa_decrypt(
+                    call, named, ciphertext_blob, encryption_algorithm, encryption_context, dry_run
+                )
         key, material, plaintext = self._open(
             call, "Decrypt", ciphertext_blob, encryption_context, key_id, encryption_algorithm
         )
@@ -982,6 +1041,256 @@ class KmsService:
             "key_id": key.arn,
             "key_material_id": key.current.material_id,
         }
+
+    # == asymmetric and HMAC keys ================================================================
+
+    @staticmethod
+    def _rsa_algorithm(
+        key: Key, algorithm: str | None, encryption_context: dict[str, str] | None
+    ) -> str:
+        if encryption_context:
+            raise ValidationException(
+                "EncryptionContext is not supported for asymmetric keys and algorithms."
+            )
+        valid = algorithms(key.key_spec, key.key_usage)["encryption_algorithms"]
+        if algorithm is None or algorithm not in valid:
+            raise InvalidKeyUsageException(
+                f"Algorithm {algorithm or 'SYMMETRIC_DEFAULT'} is incompatible with key spec "
+                f"{key.key_spec.value}."
+            )
+        return algorithm
+
+    def _rsa_decrypt(
+        self,
+        call: Call,
+        key: Key,
+        ciphertext: bytes,
+        algorithm: str | None,
+        encryption_context: dict[str, str] | None,
+        dry_run: bool | None,
+    ) -> dict[str, Any]:
+        check_state("Decrypt", key)
+        self._require_usage(key, "Decrypt")
+        algorithm = self._rsa_algorithm(key, algorithm, encryption_context)
+        try:
+            plaintext = crypto.rsa_decrypt(key.current.secret, algorithm, ciphertext)
+        except AeadError:
+            raise InvalidCiphertextException("") from None
+        self._dry_run(dry_run)
+        return {"key_id": key.arn, "plaintext": plaintext, "encryption_algorithm": algorithm}
+
+    def get_public_key(
+        self, call: Call, key_id: str, grant_tokens: list[str] | None = None
+    ) -> dict[str, Any]:
+        key = self._resolve(call, key_id)
+        check_state("GetPublicKey", key)
+        if key.is_symmetric_encryption or key.key_usage is KeyUsage.GENERATE_VERIFY_MAC:
+            raise UnsupportedOperationException(
+                f"{key.arn} key spec is {key.key_spec.value} which is not valid for GetPublicKey."
+            )
+        return {
+            "key_id": key.arn,
+            "public_key": crypto.public_key_der(key.current.secret),
+            "customer_master_key_spec": key.key_spec.value,
+            "key_spec": key.key_spec.value,
+            "key_usage": key.key_usage.value,
+            **algorithms(key.key_spec, key.key_usage),
+        }
+
+    def _signing_key(
+        self,
+        call: Call,
+        key_id: str,
+        operation: str,
+        algorithm: str,
+        message: bytes,
+        kind: str | None,
+    ) -> tuple[Key, bool]:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_usage(key, operation, KeyUsage.SIGN_VERIFY)
+        if algorithm not in SIGNING_ALGORITHMS.get(key.key_spec, []):
+            raise InvalidKeyUsageException(
+                f"Algorithm {algorithm} is incompatible with key spec {key.key_spec.value}."
+            )
+        digest = kind == "DIGEST"
+        if kind == "EXTERNAL_MU":
+            raise UnsupportedOperationException(
+                "kmslab does not support MessageType EXTERNAL_MU yet."
+            )
+        if digest and algorithm != "ML_DSA_SHAKE_256" and algorithm != "ED25519_SHA_512":
+            if len(message) != crypto.digest_size(algorithm):
+                raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+        elif digest:
+            raise ValidationException(
+                f"MessageType DIGEST is not supported for algorithm {algorithm}."
+            )
+        return key, digest
+
+    def sign(
+        self,
+        call: Call,
+        key_id: str,
+        message: bytes,
+        signing_algorithm: str,
+        message_type: str | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key, digest = self._signing_key(
+            call, key_id, "Sign", signing_algorithm, message, message_type
+        )
+        self._dry_run(dry_run)
+        try:
+            signature = crypto.sign(
+                key.current.secret, key.key_spec.value, signing_algorithm, message, digest
+            )
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot sign with {signing_algorithm}: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        return {"key_id": key.arn, "signature": signature, "signing_algorithm": signing_algorithm}
+
+    def verify(
+        self,
+        call: Call,
+        key_id: str,
+        message: bytes,
+        signature: bytes,
+        signing_algorithm: str,
+        message_type: str | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key, digest = self._signing_key(
+            call, key_id, "Verify", signing_algorithm, message, message_type
+        )
+        self._dry_run(dry_run)
+        try:
+            crypto.verify(
+                key.current.secret,
+                key.key_spec.value,
+                signing_algorithm,
+                message,
+                digest,
+                signature,
+            )
+        except crypto.SignatureError:
+            raise KMSInvalidSignatureException("") from None
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot verify {signing_algorithm}: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        return {"key_id": key.arn, "signature_valid": True, "signing_algorithm": signing_algorithm}
+
+    def _mac_key(self, call: Call, key_id: str, operation: str, mac_algorithm: str) -> Key:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_usage(key, operation, KeyUsage.GENERATE_VERIFY_MAC)
+        if mac_algorithm not in MAC_ALGORITHMS[key.key_spec]:
+            raise InvalidKeyUsageException(
+                f"Algorithm {mac_algorithm} is incompatible with key spec {key.key_spec.value}."
+            )
+        return key
+
+    def generate_mac(
+        self,
+        call: Call,
+        message: bytes,
+        key_id: str,
+        mac_algorithm: str,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key = self._mac_key(call, key_id, "GenerateMac", mac_algorithm)
+        self._dry_run(dry_run)
+        mac = crypto.hmac_digest(key.current.secret, mac_algorithm, message)
+        return {"mac": mac, "mac_algorithm": mac_algorithm, "key_id": key.arn}
+
+    def verify_mac(
+        self,
+        call: Call,
+        message: bytes,
+        key_id: str,
+        mac_algorithm: str,
+        mac: bytes,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key = self._mac_key(call, key_id, "VerifyMac", mac_algorithm)
+        self._dry_run(dry_run)
+        try:
+            crypto.hmac_verify(key.current.secret, mac_algorithm, message, mac)
+        except crypto.SignatureError:
+            raise KMSInvalidMacException("") from None
+        return {"key_id": key.arn, "mac_valid": True, "mac_algorithm": mac_algorithm}
+
+    def _data_key_pair(
+        self,
+        call: Call,
+        operation: str,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None,
+        dry_run: bool | None,
+    ) -> tuple[Key, bytes, dict[str, Any]]:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_symmetric(key, operation)
+        self._dry_run(dry_run)
+        try:
+            private = crypto.generate_private_key(key_pair_spec)
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot generate {key_pair_spec} key pairs: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        out = {
+            "private_key_ciphertext_blob": self._seal(key, private, encryption_context),
+            "public_key": crypto.public_key_der(private),
+            "key_id": key.arn,
+            "key_pair_spec": key_pair_spec,
+            "key_material_id": key.current.material_id,
+        }
+        return key, private, out
+
+    def generate_data_key_pair(
+        self,
+        call: Call,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        recipient: dict[str, Any] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        self._no_recipient(recipient)
+        _key, private, out = self._data_key_pair(
+            call, "GenerateDataKeyPair", key_id, key_pair_spec, encryption_context, dry_run
+        )
+        out["private_key_plaintext"] = private
+        return out
+
+    def generate_data_key_pair_without_plaintext(
+        self,
+        call: Call,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        _key, _private, out = self._data_key_pair(
+            call,
+            "GenerateDataKeyPairWithoutPlaintext",
+            key_id,
+            key_pair_spec,
+            encryption_context,
+            dry_run,
+        )
+        return out
 
     def generate_random(
         self,
