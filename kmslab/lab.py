@@ -161,8 +161,10 @@ class LocalKms:
         session = botocore.session.Session()
         session.set_credentials(who.access_key_id, who.secret_access_key)
         handler = make_before_send(self.directory.by_access_key, self.handle, self._error_body)
+        emitter = session.get_component("event_emitter")
+        _drop_foreign_senders(emitter)
         # On every service, so that no request from this session can leave the process.
-        session.get_component("event_emitter").register_first("before-send", handler)
+        emitter.register_first("before-send", handler)
         return session
 
     def close(self) -> None:
@@ -179,3 +181,21 @@ class LocalKms:
     def __repr__(self) -> str:
         where = f"state={str(self.store.path)!r}" if self.store.path else "in memory"
         return f"LocalKms({len(self.service.keys)} keys, {where}, clock={self.clock!r})"
+
+
+def _drop_foreign_senders(emitter: Any) -> None:
+    """Remove moto's ``before-send`` hook from a session kmslab answers.
+
+    botocore calls *every* ``before-send`` handler and keeps the first response, so while a moto
+    mock is active its hook (which moto adds to every session made after moto is imported) would
+    also run on kmslab's requests: moto would create keys of its own and double the cost of
+    each call. kmslab's sessions are answered by kmslab alone.
+    """
+    inner = getattr(emitter, "_emitter", emitter)  # botocore wraps it in an EventAliaser
+    try:
+        handlers = list(inner._handlers.prefix_search("before-send"))
+    except AttributeError:  # pragma: no cover - a botocore without the private trie
+        return
+    for handler in handlers:
+        if type(handler).__module__.startswith("moto."):
+            emitter.unregister("before-send", handler)

@@ -1,0 +1,456 @@
+"""Cryptographic operations: encrypt and decrypt, data keys, signatures, MACs, randomness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import crypto
+from ..crypto import AeadError
+from ..errors import (
+    InvalidCiphertextException,
+    InvalidKeyUsageException,
+    KMSInvalidMacException,
+    KMSInvalidSignatureException,
+    UnsupportedOperationException,
+    ValidationException,
+)
+from ..keys import (
+    MAC_ALGORITHMS,
+    RSA_PLAINTEXT_LIMITS,
+    SIGNING_ALGORITHMS,
+    Key,
+    algorithms,
+    check_state,
+)
+from ..model import (
+    DATA_KEY_BYTES,
+    KeyUsage,
+)
+from .base import (
+    Call,
+    ServiceBase,
+)
+
+
+class CryptographicOperations(ServiceBase):
+    # == cryptography ==============================================================================
+
+    def encrypt(
+        self,
+        call: Call,
+        key_id: str,
+        plaintext: bytes,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        encryption_algorithm: str | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key = self._resolve(call, key_id)
+        check_state("Encrypt", key)
+        self._require_usage(key, "Encrypt")
+        if not key.is_symmetric_encryption:
+            algorithm = self._rsa_algorithm(key, encryption_algorithm, encryption_context)
+            limit = RSA_PLAINTEXT_LIMITS[(key.key_spec, algorithm)]
+            if len(plaintext) > limit:
+                raise ValidationException(
+                    f"Algorithm {algorithm} and key spec {key.key_spec.value} cannot encrypt "
+                    f"data larger than {limit} bytes."
+                )
+            self._dry_run(dry_run)
+            return {
+                "ciphertext_blob": crypto.rsa_encrypt(key.current.secret, algorithm, plaintext),
+                "key_id": key.arn,
+                "encryption_algorithm": algorithm,
+            }
+        self._symmetric_algorithm(key, encryption_algorithm)
+        self._dry_run(dry_run)
+        return {
+            "ciphertext_blob": self._seal(key, plaintext, encryption_context),
+            "key_id": key.arn,
+            "encryption_algorithm": "SYMMETRIC_DEFAULT",
+        }
+
+    def decrypt(
+        self,
+        call: Call,
+        ciphertext_blob: bytes,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        key_id: str | None = None,
+        encryption_algorithm: str | None = None,
+        recipient: dict[str, Any] | None = None,
+        dry_run: bool | None = None,
+        dry_run_modifiers: list[str] | None = None,
+    ) -> dict[str, Any]:
+        self._no_recipient(recipient)
+        if key_id is not None:
+            named = self._resolve(call, key_id)
+            if not named.is_symmetric_encryption:
+                return self._rsa_decrypt(
+                    call, named, ciphertext_blob, encryption_algorithm, encryption_context, dry_run
+                )
+        key, material, plaintext = self._open(
+            call, "Decrypt", ciphertext_blob, encryption_context, key_id, encryption_algorithm
+        )
+        self._dry_run(dry_run)
+        return {
+            "key_id": key.arn,
+            "plaintext": plaintext,
+            "encryption_algorithm": "SYMMETRIC_DEFAULT",
+            "key_material_id": material.material_id,
+        }
+
+    def re_encrypt(
+        self,
+        call: Call,
+        destination_key_id: str,
+        ciphertext_blob: bytes,
+        source_encryption_context: dict[str, str] | None = None,
+        source_key_id: str | None = None,
+        destination_encryption_context: dict[str, str] | None = None,
+        source_encryption_algorithm: str | None = None,
+        destination_encryption_algorithm: str | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+        dry_run_modifiers: list[str] | None = None,
+    ) -> dict[str, Any]:
+        source, material, plaintext = self._open(
+            call,
+            "ReEncrypt",
+            ciphertext_blob,
+            source_encryption_context,
+            source_key_id,
+            source_encryption_algorithm,
+        )
+        dest = self._resolve(call, destination_key_id)
+        check_state("ReEncrypt", dest)
+        self._require_usage(dest, "ReEncrypt")
+        self._symmetric_algorithm(dest, destination_encryption_algorithm)
+        self._dry_run(dry_run)
+        return {
+            "ciphertext_blob": self._seal(dest, plaintext, destination_encryption_context),
+            "source_key_id": source.arn,
+            "key_id": dest.arn,
+            "source_encryption_algorithm": "SYMMETRIC_DEFAULT",
+            "destination_encryption_algorithm": "SYMMETRIC_DEFAULT",
+            "source_key_material_id": material.material_id,
+            "destination_key_material_id": dest.current.material_id,
+        }
+
+    def _data_key_length(self, key_spec: str | None, number_of_bytes: int | None) -> int:
+        if (key_spec is None) == (number_of_bytes is None):
+            raise ValidationException("Please specify either number of bytes or key spec.")
+        return DATA_KEY_BYTES[key_spec] if key_spec is not None else int(number_of_bytes or 0)
+
+    def generate_data_key(
+        self,
+        call: Call,
+        key_id: str,
+        encryption_context: dict[str, str] | None = None,
+        number_of_bytes: int | None = None,
+        key_spec: str | None = None,
+        grant_tokens: list[str] | None = None,
+        recipient: dict[str, Any] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        self._no_recipient(recipient)
+        length = self._data_key_length(key_spec, number_of_bytes)
+        key = self._resolve(call, key_id)
+        check_state("GenerateDataKey", key)
+        self._require_symmetric(key, "GenerateDataKey")
+        self._dry_run(dry_run)
+        data_key = self.rng.bytes(length)
+        return {
+            "ciphertext_blob": self._seal(key, data_key, encryption_context),
+            "plaintext": data_key,
+            "key_id": key.arn,
+            "key_material_id": key.current.material_id,
+        }
+
+    def generate_data_key_without_plaintext(
+        self,
+        call: Call,
+        key_id: str,
+        encryption_context: dict[str, str] | None = None,
+        key_spec: str | None = None,
+        number_of_bytes: int | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        length = self._data_key_length(key_spec, number_of_bytes)
+        key = self._resolve(call, key_id)
+        check_state("GenerateDataKeyWithoutPlaintext", key)
+        self._require_symmetric(key, "GenerateDataKeyWithoutPlaintext")
+        self._dry_run(dry_run)
+        return {
+            "ciphertext_blob": self._seal(key, self.rng.bytes(length), encryption_context),
+            "key_id": key.arn,
+            "key_material_id": key.current.material_id,
+        }
+
+    # == asymmetric and HMAC keys ================================================================
+
+    @staticmethod
+    def _rsa_algorithm(
+        key: Key, algorithm: str | None, encryption_context: dict[str, str] | None
+    ) -> str:
+        if encryption_context:
+            raise ValidationException(
+                "EncryptionContext is not supported for asymmetric keys and algorithms."
+            )
+        valid = algorithms(key.key_spec, key.key_usage)["encryption_algorithms"]
+        if algorithm is None or algorithm not in valid:
+            raise InvalidKeyUsageException(
+                f"Algorithm {algorithm or 'SYMMETRIC_DEFAULT'} is incompatible with key spec "
+                f"{key.key_spec.value}."
+            )
+        return algorithm
+
+    def _rsa_decrypt(
+        self,
+        call: Call,
+        key: Key,
+        ciphertext: bytes,
+        algorithm: str | None,
+        encryption_context: dict[str, str] | None,
+        dry_run: bool | None,
+    ) -> dict[str, Any]:
+        check_state("Decrypt", key)
+        self._require_usage(key, "Decrypt")
+        algorithm = self._rsa_algorithm(key, algorithm, encryption_context)
+        try:
+            plaintext = crypto.rsa_decrypt(key.current.secret, algorithm, ciphertext)
+        except AeadError:
+            raise InvalidCiphertextException("") from None
+        self._dry_run(dry_run)
+        return {"key_id": key.arn, "plaintext": plaintext, "encryption_algorithm": algorithm}
+
+    def get_public_key(
+        self, call: Call, key_id: str, grant_tokens: list[str] | None = None
+    ) -> dict[str, Any]:
+        key = self._resolve(call, key_id)
+        check_state("GetPublicKey", key)
+        if key.is_symmetric_encryption or key.key_usage is KeyUsage.GENERATE_VERIFY_MAC:
+            raise UnsupportedOperationException(
+                f"{key.arn} key spec is {key.key_spec.value} which is not valid for GetPublicKey."
+            )
+        return {
+            "key_id": key.arn,
+            "public_key": crypto.public_key_der(key.current.secret),
+            "customer_master_key_spec": key.key_spec.value,
+            "key_spec": key.key_spec.value,
+            "key_usage": key.key_usage.value,
+            **algorithms(key.key_spec, key.key_usage),
+        }
+
+    def _signing_key(
+        self,
+        call: Call,
+        key_id: str,
+        operation: str,
+        algorithm: str,
+        message: bytes,
+        kind: str | None,
+    ) -> tuple[Key, bool]:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_usage(key, operation, KeyUsage.SIGN_VERIFY)
+        if algorithm not in SIGNING_ALGORITHMS.get(key.key_spec, []):
+            raise InvalidKeyUsageException(
+                f"Algorithm {algorithm} is incompatible with key spec {key.key_spec.value}."
+            )
+        digest = kind == "DIGEST"
+        if kind == "EXTERNAL_MU":
+            raise UnsupportedOperationException(
+                "kmslab does not support MessageType EXTERNAL_MU yet."
+            )
+        if digest and algorithm != "ML_DSA_SHAKE_256" and algorithm != "ED25519_SHA_512":
+            if len(message) != crypto.digest_size(algorithm):
+                raise ValidationException(f"Digest is invalid length for algorithm {algorithm}.")
+        elif digest:
+            raise ValidationException(
+                f"MessageType DIGEST is not supported for algorithm {algorithm}."
+            )
+        return key, digest
+
+    def sign(
+        self,
+        call: Call,
+        key_id: str,
+        message: bytes,
+        signing_algorithm: str,
+        message_type: str | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key, digest = self._signing_key(
+            call, key_id, "Sign", signing_algorithm, message, message_type
+        )
+        self._dry_run(dry_run)
+        try:
+            signature = crypto.sign(
+                key.current.secret, key.key_spec.value, signing_algorithm, message, digest
+            )
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot sign with {signing_algorithm}: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        return {"key_id": key.arn, "signature": signature, "signing_algorithm": signing_algorithm}
+
+    def verify(
+        self,
+        call: Call,
+        key_id: str,
+        message: bytes,
+        signature: bytes,
+        signing_algorithm: str,
+        message_type: str | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key, digest = self._signing_key(
+            call, key_id, "Verify", signing_algorithm, message, message_type
+        )
+        self._dry_run(dry_run)
+        try:
+            crypto.verify(
+                key.current.secret,
+                key.key_spec.value,
+                signing_algorithm,
+                message,
+                digest,
+                signature,
+            )
+        except crypto.SignatureError:
+            raise KMSInvalidSignatureException("") from None
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot verify {signing_algorithm}: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        return {"key_id": key.arn, "signature_valid": True, "signing_algorithm": signing_algorithm}
+
+    def _mac_key(self, call: Call, key_id: str, operation: str, mac_algorithm: str) -> Key:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_usage(key, operation, KeyUsage.GENERATE_VERIFY_MAC)
+        if mac_algorithm not in MAC_ALGORITHMS[key.key_spec]:
+            raise InvalidKeyUsageException(
+                f"Algorithm {mac_algorithm} is incompatible with key spec {key.key_spec.value}."
+            )
+        return key
+
+    def generate_mac(
+        self,
+        call: Call,
+        message: bytes,
+        key_id: str,
+        mac_algorithm: str,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key = self._mac_key(call, key_id, "GenerateMac", mac_algorithm)
+        self._dry_run(dry_run)
+        mac = crypto.hmac_digest(key.current.secret, mac_algorithm, message)
+        return {"mac": mac, "mac_algorithm": mac_algorithm, "key_id": key.arn}
+
+    def verify_mac(
+        self,
+        call: Call,
+        message: bytes,
+        key_id: str,
+        mac_algorithm: str,
+        mac: bytes,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        key = self._mac_key(call, key_id, "VerifyMac", mac_algorithm)
+        self._dry_run(dry_run)
+        try:
+            crypto.hmac_verify(key.current.secret, mac_algorithm, message, mac)
+        except crypto.SignatureError:
+            raise KMSInvalidMacException("") from None
+        return {"key_id": key.arn, "mac_valid": True, "mac_algorithm": mac_algorithm}
+
+    def _data_key_pair(
+        self,
+        call: Call,
+        operation: str,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None,
+        dry_run: bool | None,
+    ) -> tuple[Key, bytes, dict[str, Any]]:
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_symmetric(key, operation)
+        self._dry_run(dry_run)
+        try:
+            private = crypto.generate_private_key(key_pair_spec)
+        except crypto.UnsupportedPrimitive:
+            raise UnsupportedOperationException(
+                f"kmslab cannot generate {key_pair_spec} key pairs: the installed cryptography "
+                "library has no such primitive."
+            ) from None
+        out = {
+            "private_key_ciphertext_blob": self._seal(key, private, encryption_context),
+            "public_key": crypto.public_key_der(private),
+            "key_id": key.arn,
+            "key_pair_spec": key_pair_spec,
+            "key_material_id": key.current.material_id,
+        }
+        return key, private, out
+
+    def generate_data_key_pair(
+        self,
+        call: Call,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        recipient: dict[str, Any] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        self._no_recipient(recipient)
+        _key, private, out = self._data_key_pair(
+            call, "GenerateDataKeyPair", key_id, key_pair_spec, encryption_context, dry_run
+        )
+        out["private_key_plaintext"] = private
+        return out
+
+    def generate_data_key_pair_without_plaintext(
+        self,
+        call: Call,
+        key_id: str,
+        key_pair_spec: str,
+        encryption_context: dict[str, str] | None = None,
+        grant_tokens: list[str] | None = None,
+        dry_run: bool | None = None,
+    ) -> dict[str, Any]:
+        _key, _private, out = self._data_key_pair(
+            call,
+            "GenerateDataKeyPairWithoutPlaintext",
+            key_id,
+            key_pair_spec,
+            encryption_context,
+            dry_run,
+        )
+        return out
+
+    def generate_random(
+        self,
+        call: Call,
+        number_of_bytes: int | None = None,
+        custom_key_store_id: str | None = None,
+        recipient: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        self._no_recipient(recipient)
+        if custom_key_store_id is not None:
+            raise UnsupportedOperationException("kmslab does not simulate custom key stores yet.")
+        if number_of_bytes is None:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        return {"plaintext": self.rng.bytes(number_of_bytes)}
