@@ -20,7 +20,6 @@ import base64
 import contextlib
 import json
 import os
-import sqlite3
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -114,6 +113,8 @@ class SqliteStore:
         new = not self.path.exists()
         self.root_key_path = self.path.with_name(self.path.name + ".root-key")
         self._root_key = _read_or_create_root_key(self.root_key_path, create=new)
+        import sqlite3  # only a persisted lab needs it
+
         self._db = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30
         )

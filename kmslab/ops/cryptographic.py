@@ -288,9 +288,7 @@ class CryptographicOperations(ServiceBase):
         )
         self._dry_run(dry_run)
         try:
-            signature = crypto.sign(
-                key.current.secret, key.key_spec.value, signing_algorithm, message, digest
-            )
+            signature = crypto.sign(key.current.secret, signing_algorithm, message, digest)
         except crypto.UnsupportedPrimitive:
             raise UnsupportedOperationException(
                 f"kmslab cannot sign with {signing_algorithm}: the installed cryptography "
@@ -316,7 +314,6 @@ class CryptographicOperations(ServiceBase):
         try:
             crypto.verify(
                 key.current.secret,
-                key.key_spec.value,
                 signing_algorithm,
                 message,
                 digest,
