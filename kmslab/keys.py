@@ -33,6 +33,12 @@ class Material:
     secret: bytes = field(repr=False)
     created: datetime
     rotation_type: RotationType | None = None  # None: the key's first material
+    # Imported material (Origin EXTERNAL) only:
+    imported: bool = False
+    expiration_model: str | None = None  # KEY_MATERIAL_EXPIRES | KEY_MATERIAL_DOES_NOT_EXPIRE
+    valid_to: datetime | None = None
+    description: str | None = None
+    pending_rotation: bool = False  # imported as NEW_KEY_MATERIAL, not yet rotated in
 
 
 @dataclass(slots=True)
@@ -57,6 +63,10 @@ class Key:
     on_demand_rotations: int = 0
     policy: str = ""
     tags: dict[str, str] = field(default_factory=dict)
+    custom_key_store_id: str | None = None
+    multi_region: bool = False
+    primary_region: str | None = None  # multi-Region keys: the Region of the primary key
+    last_usage: dict[str, Any] | None = None  # GetKeyLastUsage: the last cryptographic use
 
     @property
     def current(self) -> Material:
@@ -99,7 +109,7 @@ class Key:
             "key_manager": self.key_manager.value,
             "customer_master_key_spec": self.key_spec.value,
             "key_spec": self.key_spec.value,
-            "multi_region": False,
+            "multi_region": self.multi_region,
         }
         if self.deletion_date is not None:
             md["deletion_date"] = self.deletion_date

@@ -60,7 +60,7 @@ class LocalKms:
             clock=self.clock, rng=self.rng, store=self.store, on_service_event=self._service_event
         )
         for key in snapshot.keys:
-            self.service.keys[key.key_id] = key
+            self.service.keys[key.arn] = key
         for alias in snapshot.aliases:
             self.service.aliases[(alias.account, alias.region, alias.name)] = alias
         self.service.reschedule()

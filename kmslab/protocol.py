@@ -417,7 +417,7 @@ class JsonProtocol:
                 if op.method is None:
                     raise UnsupportedOperationException(f"kmslab does not implement {op.name} yet.")
                 service.run_due(now)
-                call = Call(principal, region, now)
+                call = Call(principal, region, now, op.name)
                 with service.store.transaction():
                     result = op.method(call, **kwargs)
                     out = _encode(op.output, result) if op.output is not None else {}

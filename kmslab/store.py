@@ -9,30 +9,38 @@ file, ``PATH.root-key``, created with mode 0600: the lab's stand-in for the HSM 
 Tables (all documents are JSON)::
 
     meta(name PRIMARY KEY, value)                 schema, clock, random-source counter
-    keys(key_id PRIMARY KEY, doc)                 Key with materials' secrets encrypted
+    keys(arn PRIMARY KEY, doc)                    Key with materials' secrets encrypted
     aliases(account, region, name, doc)           PRIMARY KEY (account, region, name)
     trail(seq INTEGER PRIMARY KEY, doc)           one Event per call
+    docs(kind, id, doc)                           anything else: grants, key stores, ...
+
+Documents are the objects' dataclass fields (enums as their AWS strings, datetimes as ISO 8601),
+so a field added to Key or Material is persisted without touching this module.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import stat
+import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .crypto import AeadError, aes_gcm_decrypt, aes_gcm_encrypt
 from .keys import Alias, Key, Material
-from .model import KeyManager, KeySpec, KeyState, KeyUsage, Origin, RotationType
 from .trail import Event
 
 SCHEMA_VERSION = 1
+T = TypeVar("T")
 
 
 class StateFileError(RuntimeError):
@@ -45,6 +53,7 @@ class Snapshot:
     aliases: list[Alias] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
+    docs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
 
 class MemoryStore:
@@ -62,7 +71,7 @@ class MemoryStore:
     def save_key(self, key: Key) -> None:
         pass
 
-    def delete_key(self, key_id: str) -> None:
+    def delete_key(self, arn: str) -> None:
         pass
 
     def save_alias(self, alias: Alias) -> None:
@@ -77,16 +86,55 @@ class MemoryStore:
     def set_meta(self, name: str, value: str) -> None:
         pass
 
+    def save_doc(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
+        pass
+
+    def delete_doc(self, kind: str, ident: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
 
-def _dt(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+def to_doc(obj: Any) -> dict[str, Any]:
+    """A dataclass as a JSON-ready dict (nested dataclass lists are the caller's business)."""
+    doc: dict[str, Any] = {}
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if isinstance(value, Enum):
+            value = value.value
+        elif isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, tuple):
+            value = list(value)
+        doc[f.name] = value
+    return doc
 
 
-def _from_dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
+@cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _revive(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    for t in typing.get_args(hint) or (hint,):
+        if t is datetime:
+            return datetime.fromisoformat(value)
+        if isinstance(t, type) and issubclass(t, Enum):
+            return t(value)
+        if t is tuple or typing.get_origin(t) is tuple:
+            return tuple(value)
+    return value
+
+
+def from_doc(cls: type[T], doc: dict[str, Any]) -> T:
+    """Inverse of :func:`to_doc` for the fields ``cls`` has (unknown keys are ignored)."""
+    hints = _hints(typing.cast(type, cls))
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    kwargs = {k: _revive(hints[k], v) for k, v in doc.items() if k in names}
+    return cls(**kwargs)
 
 
 def _read_or_create_root_key(path: Path, create: bool) -> bytes:
@@ -123,10 +171,12 @@ class SqliteStore:
         self._db.executescript(
             """
             CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
-            CREATE TABLE IF NOT EXISTS keys(key_id TEXT PRIMARY KEY, doc TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS keys(arn TEXT PRIMARY KEY, doc TEXT NOT NULL);
             CREATE TABLE IF NOT EXISTS aliases(account TEXT, region TEXT, name TEXT,
                 doc TEXT NOT NULL, PRIMARY KEY(account, region, name));
             CREATE TABLE IF NOT EXISTS trail(seq INTEGER PRIMARY KEY, doc TEXT NOT NULL);
+            CREATE TABLE IF NOT EXISTS docs(kind TEXT, id TEXT, doc TEXT NOT NULL,
+                PRIMARY KEY(kind, id));
             """
         )
         if new:
@@ -160,16 +210,15 @@ class SqliteStore:
 
     # -- writes --------------------------------------------------------------------------------
 
-    def _seal(self, key_id: str, m: Material) -> str:
+    def _seal(self, arn: str, m: Material) -> str:
         nonce = os.urandom(12)
-        aad = f"{key_id}/{m.material_id}".encode()
-        return base64.b64encode(
-            nonce + aes_gcm_encrypt(self._root_key, nonce, m.secret, aad)
-        ).decode()
+        aad = f"{arn}/{m.material_id}".encode()
+        sealed = nonce + aes_gcm_encrypt(self._root_key, nonce, m.secret, aad)
+        return base64.b64encode(sealed).decode()
 
-    def _unseal(self, key_id: str, material_id: str, sealed: str) -> bytes:
+    def _unseal(self, arn: str, material_id: str, sealed: str) -> bytes:
         raw = base64.b64decode(sealed)
-        aad = f"{key_id}/{material_id}".encode()
+        aad = f"{arn}/{material_id}".encode()
         try:
             return aes_gcm_decrypt(self._root_key, raw[:12], raw[12:], aad)
         except AeadError:
@@ -178,54 +227,21 @@ class SqliteStore:
             ) from None
 
     def save_key(self, key: Key) -> None:
-        doc = {
-            "key_id": key.key_id,
-            "account": key.account,
-            "region": key.region,
-            "arn": key.arn,
-            "created": _dt(key.created),
-            "description": key.description,
-            "key_usage": key.key_usage.value,
-            "key_spec": key.key_spec.value,
-            "origin": key.origin.value,
-            "key_manager": key.key_manager.value,
-            "state": key.state.value,
-            "deletion_date": _dt(key.deletion_date),
-            "pending_window_days": key.pending_window_days,
-            "rotation_enabled": key.rotation_enabled,
-            "rotation_period_days": key.rotation_period_days,
-            "next_rotation": _dt(key.next_rotation),
-            "on_demand_rotations": key.on_demand_rotations,
-            "policy": key.policy,
-            "tags": key.tags,
-            "materials": [
-                {
-                    "material_id": m.material_id,
-                    "sealed": self._seal(key.key_id, m),
-                    "created": _dt(m.created),
-                    "rotation_type": m.rotation_type.value if m.rotation_type else None,
-                }
-                for m in key.materials
-            ],
-        }
-        self._db.execute("INSERT OR REPLACE INTO keys VALUES(?, ?)", (key.key_id, json.dumps(doc)))
+        doc = to_doc(key)
+        doc["materials"] = []
+        for m in key.materials:
+            md = to_doc(m)
+            md["secret"] = self._seal(key.arn, m)
+            doc["materials"].append(md)
+        self._db.execute("INSERT OR REPLACE INTO keys VALUES(?, ?)", (key.arn, json.dumps(doc)))
 
-    def delete_key(self, key_id: str) -> None:
-        self._db.execute("DELETE FROM keys WHERE key_id = ?", (key_id,))
+    def delete_key(self, arn: str) -> None:
+        self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
 
     def save_alias(self, alias: Alias) -> None:
-        doc = {
-            "name": alias.name,
-            "account": alias.account,
-            "region": alias.region,
-            "arn": alias.arn,
-            "target_key_id": alias.target_key_id,
-            "created": _dt(alias.created),
-            "updated": _dt(alias.updated),
-        }
         self._db.execute(
             "INSERT OR REPLACE INTO aliases VALUES(?, ?, ?, ?)",
-            (alias.account, alias.region, alias.name, json.dumps(doc)),
+            (alias.account, alias.region, alias.name, json.dumps(to_doc(alias))),
         )
 
     def delete_alias(self, alias: Alias) -> None:
@@ -235,100 +251,42 @@ class SqliteStore:
         )
 
     def append_event(self, event: Event) -> None:
-        doc = {
-            "time": _dt(event.time),
-            "source": event.source,
-            "name": event.name,
-            "region": event.region,
-            "user_identity": event.user_identity,
-            "request_parameters": event.request_parameters,
-            "response_elements": event.response_elements,
-            "error_code": event.error_code,
-            "error_message": event.error_message,
-            "request_id": event.request_id,
-            "resources": list(event.resources),
-            "read_only": event.read_only,
-            "event_type": event.event_type,
-        }
-        self._db.execute("INSERT INTO trail(doc) VALUES(?)", (json.dumps(doc, default=str),))
+        self._db.execute(
+            "INSERT INTO trail(doc) VALUES(?)", (json.dumps(to_doc(event), default=str),)
+        )
 
     def set_meta(self, name: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (name, value))
+
+    def save_doc(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
+        """Persist any other object (grants, custom key stores, ...) as a JSON document."""
+        self._db.execute(
+            "INSERT OR REPLACE INTO docs VALUES(?, ?, ?)", (kind, ident, json.dumps(doc))
+        )
+
+    def delete_doc(self, kind: str, ident: str) -> None:
+        self._db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, ident))
 
     # -- reads ---------------------------------------------------------------------------------
 
     def load(self) -> Snapshot:
         snap = Snapshot()
         snap.meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
-        for (text,) in self._db.execute("SELECT doc FROM keys"):
-            snap.keys.append(self._key_from(json.loads(text)))
+        for arn, text in self._db.execute("SELECT arn, doc FROM keys"):
+            d = json.loads(text)
+            materials = d.pop("materials")
+            key = from_doc(Key, d)
+            for md in materials:
+                md["secret"] = self._unseal(arn, md["material_id"], md["secret"])
+                key.materials.append(from_doc(Material, md))
+            snap.keys.append(key)
         for (text,) in self._db.execute("SELECT doc FROM aliases"):
-            d = json.loads(text)
-            snap.aliases.append(
-                Alias(
-                    name=d["name"],
-                    account=d["account"],
-                    region=d["region"],
-                    arn=d["arn"],
-                    target_key_id=d["target_key_id"],
-                    created=_from_dt(d["created"]),
-                    updated=_from_dt(d["updated"]),
-                )
-            )
+            snap.aliases.append(from_doc(Alias, json.loads(text)))
         for (text,) in self._db.execute("SELECT doc FROM trail ORDER BY seq"):
-            d = json.loads(text)
-            snap.events.append(
-                Event(
-                    time=datetime.fromisoformat(d["time"]),
-                    source=d["source"],
-                    name=d["name"],
-                    region=d["region"],
-                    user_identity=d["user_identity"],
-                    request_parameters=d["request_parameters"],
-                    response_elements=d["response_elements"],
-                    error_code=d["error_code"],
-                    error_message=d["error_message"],
-                    request_id=d["request_id"],
-                    resources=tuple(d["resources"]),
-                    read_only=d["read_only"],
-                    event_type=d["event_type"],
-                )
-            )
+            snap.events.append(from_doc(Event, json.loads(text)))
+        for kind, ident, text in self._db.execute("SELECT kind, id, doc FROM docs"):
+            snap.docs.setdefault(kind, {})[ident] = json.loads(text)
         return snap
-
-    def _key_from(self, d: dict[str, Any]) -> Key:
-        created = _from_dt(d["created"])
-        assert created is not None
-        return Key(
-            key_id=d["key_id"],
-            account=d["account"],
-            region=d["region"],
-            arn=d["arn"],
-            created=created,
-            description=d["description"],
-            key_usage=KeyUsage(d["key_usage"]),
-            key_spec=KeySpec(d["key_spec"]),
-            origin=Origin(d["origin"]),
-            key_manager=KeyManager(d["key_manager"]),
-            state=KeyState(d["state"]),
-            deletion_date=_from_dt(d["deletion_date"]),
-            pending_window_days=d["pending_window_days"],
-            rotation_enabled=d["rotation_enabled"],
-            rotation_period_days=d["rotation_period_days"],
-            next_rotation=_from_dt(d["next_rotation"]),
-            on_demand_rotations=d["on_demand_rotations"],
-            policy=d["policy"],
-            tags=d["tags"],
-            materials=[
-                Material(
-                    material_id=m["material_id"],
-                    secret=self._unseal(d["key_id"], m["material_id"], m["sealed"]),
-                    created=datetime.fromisoformat(m["created"]),
-                    rotation_type=RotationType(m["rotation_type"]) if m["rotation_type"] else None,
-                )
-                for m in d["materials"]
-            ],
-        )
 
     def close(self) -> None:
         self._db.close()

@@ -81,7 +81,7 @@ class AliasOperations(ServiceBase):
     def update_alias(self, call: Call, alias_name: str, target_key_id: str) -> dict[str, Any]:
         alias = self._existing_alias(call, alias_name)
         new = self._alias_target(call, target_key_id, "UpdateAlias")
-        old = self.keys.get(alias.target_key_id or "")
+        old = self.key_at(alias.account, alias.region, alias.target_key_id or "")
         if old is not None and (old.key_spec, old.key_usage) != (new.key_spec, new.key_usage):
             raise ValidationException(
                 f"{alias_name} points to a {old.key_spec.value} {old.key_usage.value} key; "

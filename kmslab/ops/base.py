@@ -120,6 +120,7 @@ class Call:
     principal: Principal
     region: str
     now: datetime
+    operation: str = ""
     resources: list[str] = field(default_factory=list)
 
     @property
@@ -185,9 +186,9 @@ class ServiceBase:
 
     def _delete_key_now(self, key: Key) -> None:
         when = key.deletion_date or self.clock.now()
-        del self.keys[key.key_id]
+        del self.keys[key.arn]
         for alias_key, alias in list(self.aliases.items()):
-            if alias.target_key_id == key.key_id:
+            if alias.target_key_id == key.key_id and alias_key[:2] == (key.account, key.region):
                 del self.aliases[alias_key]
                 self.store.delete_alias(alias)
         self.store.delete_key(key.key_id)
@@ -240,13 +241,29 @@ class ServiceBase:
         account = ref.account or call.account
         if ref.is_alias:
             return self._resolve_alias(call, ref, account)
-        key = self.keys.get(ref.value)
-        if key is None or key.region != call.region or key.account != account:
+        key = self.key_at(account, call.region, ref.value)
+        if key is None:
             if ref.kind is RefKind.KEY_ARN:
                 raise NotFoundException(f"Key '{text}' does not exist")
             raise self._not_found(call, ref.value)
         call.resources.append(key.arn)
+        self._authorize(call, key)
         return key
+
+    def key_at(self, account: str, region: str, key_id: str) -> Key | None:
+        """The key with this id in this account and Region, if it exists."""
+        return self.keys.get(key_arn(region, account, key_id))
+
+    def _authorize(self, call: Call, key: Key) -> None:
+        """May the caller use ``key`` for ``call.operation``? Until key policies are enforced,
+        a key is usable by its own account only; a ciphertext or ARN of another account's
+        key is refused as AWS refuses it when no policy allows it."""
+        if key.account != call.account:
+            raise AccessDeniedException(
+                f"User: {call.principal.arn} is not authorized to perform: "
+                f"kms:{call.operation} on resource: {key.arn} because no resource-based policy "
+                f"allows the kms:{call.operation} action"
+            )
 
     def _resolve_alias(self, call: Call, ref: KeyRef, account: str) -> Key:
         self._predefined_aliases(account, call.region)
@@ -257,8 +274,9 @@ class ServiceBase:
         if alias.target_key_id is None:
             key = self._create_aws_managed_key(alias, call.now)
         else:
-            key = self.keys[alias.target_key_id]
+            key = self.keys[key_arn(alias.region, alias.account, alias.target_key_id)]
         call.resources.append(key.arn)
+        self._authorize(call, key)
         return key
 
     def _predefined_aliases(self, account: str, region: str) -> None:
@@ -319,7 +337,7 @@ class ServiceBase:
             key_usage=key_usage,
         )
         key.materials.append(material)
-        self.keys[key_id] = key
+        self.keys[key.arn] = key
         return key
 
     @staticmethod
@@ -364,7 +382,7 @@ class ServiceBase:
 
     def _seal(self, key: Key, plaintext: bytes, context: dict[str, str] | None) -> bytes:
         material = key.current
-        header = blob.make_header(key.key_id, material.material_id)
+        header = blob.make_header(key.account, key.key_id, material.material_id)
         nonce = self.rng.bytes(blob.NONCE_BYTES)
         body = aes_gcm_encrypt(material.secret, nonce, plaintext, header + encode_context(context))
         return blob.pack(header, nonce, body)
@@ -384,15 +402,19 @@ class ServiceBase:
             parsed = blob.unpack(ciphertext)
         except (blob.BlobFormatError, ValueError):
             raise InvalidCiphertextException("") from None
-        key = self.keys.get(parsed.key_id)
-        if key is None or key.region != call.region or key.account != call.account:
+        key = self.key_at(parsed.account, call.region, parsed.key_id)
+        if key is None:
             if requested is not None:
                 raise IncorrectKeyException(INCORRECT_KEY)
             raise AccessDeniedException(CIPHERTEXT_NAMES_UNKNOWN_KEY)
-        if requested is not None and requested.key_id != key.key_id:
+        if requested is not None and requested.arn != key.arn:
             raise IncorrectKeyException(INCORRECT_KEY)
         if requested is None:
             call.resources.append(key.arn)
+            try:
+                self._authorize(call, key)
+            except AccessDeniedException:
+                raise AccessDeniedException(CIPHERTEXT_NAMES_UNKNOWN_KEY) from None
         check_state(operation, key)
         self._symmetric_algorithm(key, algorithm)
         material = key.material(parsed.key_material_id)
