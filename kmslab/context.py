@@ -34,6 +34,8 @@ def encode_context(context: Mapping[str, str] | None) -> bytes:
     """
     if not context:
         return _EMPTY
+    if len(context) > 0xFFFF:
+        raise ValidationException("Encryption context has too many pairs.")
     parts = [_U16.pack(len(context))]
     for key, value in sorted(
         ((k.encode("utf-8"), v.encode("utf-8")) for k, v in context.items()),

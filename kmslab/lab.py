@@ -59,10 +59,14 @@ class LocalKms:
         self.service = KmsService(
             clock=self.clock, rng=self.rng, store=self.store, on_service_event=self._service_event
         )
+        self.service.directory = self.directory
         for key in snapshot.keys:
             self.service.keys[key.arn] = key
         for alias in snapshot.aliases:
             self.service.aliases[(alias.account, alias.region, alias.name)] = alias
+        self.service.restore_import_state(snapshot.docs)
+        self.service.restore_grants(snapshot.docs.get("grant", {}))
+        self.service.restore_custom_key_stores(snapshot.docs.get("custom_key_store", {}))
         self.service.reschedule()
         self.kms = JsonProtocol(self.service, self._record)
         self.clock.subscribe(self._clock_moved)
@@ -84,6 +88,7 @@ class LocalKms:
     def _record(self, event: Event) -> None:
         self._trail.append(event)
         self.store.append_event(event)
+        self.service.note_request(event.request_id, event.resources, event.error_code is not None)
         if self.rng.counter != self._rng_saved:
             self._rng_saved = self.rng.counter
             self.store.set_meta("rng_counter", str(self._rng_saved))
@@ -112,6 +117,9 @@ class LocalKms:
             if not isinstance(self.clock, ManualClock):
                 self.store.set_meta("clock_offset", str(self.clock.offset.total_seconds()))
             self.service.run_due(self.clock.now())
+            if self.rng.counter != self._rng_saved:  # scheduled work drew random bytes
+                self._rng_saved = self.rng.counter
+                self.store.set_meta("rng_counter", str(self._rng_saved))
 
     def handle(
         self, target: str | None, body: bytes, principal: Principal, region: str

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import inspect
 import json
 import logging
 import re
@@ -41,6 +42,7 @@ from .errors import (
     ValidationException,
 )
 from .iam import Principal
+from .ops.base import ACCOUNT_OPERATIONS
 from .service import Call, KmsService
 from .trail import Event
 
@@ -164,6 +166,11 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
             raise SerializationException(
                 f"STRING_VALUE can not be converted to a String at '{path}'"
             )
+        if not raw.isascii():
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:  # a lone surrogate: not a Unicode string
+                raise SerializationException(f"Invalid UTF-8 string at '{path}'") from None
         if spec.enum is not None and raw not in spec.enum:
             _constraint(
                 errors,
@@ -224,7 +231,10 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
     if t == "timestamp":
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise SerializationException(f"Expected an epoch-seconds number at '{path}'")
-        return datetime.fromtimestamp(raw, UTC)
+        try:
+            return datetime.fromtimestamp(raw, UTC)
+        except (ValueError, OverflowError, OSError):
+            raise SerializationException(f"Invalid timestamp at '{path}'") from None
     if t == "list":
         if not isinstance(raw, list):
             raise SerializationException(f"Expected a list at '{path}'")
@@ -315,6 +325,7 @@ class Operation:
     logged: list[tuple[str, str]]  # (Pascal, camel) request members safe to record
     record_response: bool
     read_only: bool
+    needs: tuple[str, ...] = ()  # snake_case parameters the service method cannot do without
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +356,27 @@ def _has_blob(spec: Spec | None, seen: set[str] | None = None) -> bool:
     return any(_has_blob(s, seen) for s in subs)
 
 
+def _required_parameters(method: Callable[..., Any] | None) -> tuple[str, ...]:
+    if method is None:
+        return ()
+    params = list(inspect.signature(method).parameters.values())[1:]  # after `call`
+    return tuple(
+        p.name
+        for p in params
+        if p.default is inspect.Parameter.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    )
+
+
+def _null_members(op: Operation, missing: list[str]) -> str:
+    n = len(missing)
+    return f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(
+        f"Value null at '{_camel(op.input.by_snake[m][0])}' failed to satisfy constraint: "
+        "Member must not be null"
+        for m in missing
+    )
+
+
 class JsonProtocol:
     """Dispatches AWS JSON 1.1 requests for one service model to one service object."""
 
@@ -368,9 +400,11 @@ class JsonProtocol:
             )
             out_spec = _compile(om.output_shape, memo) if om.output_shape else None
             logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_blob(sub)]
+            method = getattr(service, xform_name(op_name), None)
             self.operations[op_name] = Operation(
                 name=op_name,
-                method=getattr(service, xform_name(op_name), None),
+                method=method,
+                needs=_required_parameters(method),
                 input=in_spec,
                 output=out_spec,
                 logged=logged,
@@ -402,7 +436,7 @@ class JsonProtocol:
                 op = self.operation_for_target(target)
                 try:
                     parsed = json.loads(body or b"{}")
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise SerializationException("") from None
                 if not isinstance(parsed, dict):
                     raise SerializationException("")
@@ -416,9 +450,16 @@ class JsonProtocol:
                     )
                 if op.method is None:
                     raise UnsupportedOperationException(f"kmslab does not implement {op.name} yet.")
+                missing = [n for n in op.needs if n not in kwargs]
+                if missing:
+                    # The model no longer marks some members required (Decrypt's CiphertextBlob
+                    # since DryRunModifiers) that the operation cannot do without.
+                    raise ValidationException(_null_members(op, missing))
                 service.run_due(now)
-                call = Call(principal, region, now, op.name)
+                call = Call(principal, region, now, op.name, params=kwargs)
                 with service.store.transaction():
+                    if op.name in ACCOUNT_OPERATIONS:
+                        service.authorize_account_operation(call)
                     result = op.method(call, **kwargs)
                     out = _encode(op.output, result) if op.output is not None else {}
                     self._log(op, params, principal, region, call, request_id, out, None)

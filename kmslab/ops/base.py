@@ -15,7 +15,7 @@ import base64
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from .. import blob, crypto, policy
@@ -48,6 +48,7 @@ from ..model import (
     KeySpec,
     KeyState,
     KeyUsage,
+    Origin,
     RotationType,
 )
 from ..store import MemoryStore, SqliteStore
@@ -112,6 +113,51 @@ CIPHERTEXT_NAMES_UNKNOWN_KEY = (
 INCORRECT_KEY = "The key ID in the request does not identify a CMK that can perform this operation."
 DRY_RUN_OK = "The request would have succeeded, but the DryRun option is set."
 
+#: What a principal of another account may do with a key when both sides allow it
+#: (the "Cross-account use" notes of each operation in the KMS API Reference).
+CROSS_ACCOUNT_ACTIONS = frozenset(
+    {
+        "CreateGrant",
+        "Decapsulate",
+        "Decrypt",
+        "DeriveSharedSecret",
+        "DescribeKey",
+        "Encrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateMac",
+        "GetKeyRotationStatus",
+        "GetPublicKey",
+        "ListGrants",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+        "RetireGrant",
+        "RevokeGrant",
+        "Sign",
+        "Verify",
+        "VerifyMac",
+    }
+)
+
+#: Operations on no particular key: only identity policies decide.
+ACCOUNT_OPERATIONS = frozenset(
+    {
+        "CreateKey",
+        "ListKeys",
+        "ListAliases",
+        "GenerateRandom",
+        "ListRetirableGrants",
+        "CreateCustomKeyStore",
+        "DescribeCustomKeyStores",
+        "UpdateCustomKeyStore",
+        "DeleteCustomKeyStore",
+        "ConnectCustomKeyStore",
+        "DisconnectCustomKeyStore",
+    }
+)
+
 
 @dataclass(slots=True)
 class Call:
@@ -122,6 +168,8 @@ class Call:
     now: datetime
     operation: str = ""
     resources: list[str] = field(default_factory=list)
+    #: the decoded request (snake_case), for condition keys such as kms:EncryptionContext:*
+    params: dict[str, Any] = field(default_factory=dict)
 
     @property
     def account(self) -> str:
@@ -151,6 +199,8 @@ class ServiceBase:
         self.lock = threading.RLock()
         self._next_due: datetime | None = None
         self._on_service_event = on_service_event
+        #: the lab's IAM directory (identity policies, principal existence); set by the lab
+        self.directory: Any = None
 
     # == scheduled work ============================================================================
 
@@ -160,6 +210,9 @@ class ServiceBase:
             k.next_rotation
             for k in self.keys.values()
             if k.rotation_enabled and k.next_rotation is not None
+        ]
+        due += [  # imported key material expires at its ValidTo
+            m.valid_to for k in self.keys.values() for m in k.materials if m.imported and m.valid_to
         ]
         self._next_due = min(due) if due else None
 
@@ -171,8 +224,10 @@ class ServiceBase:
             if key.deletion_date is not None and key.deletion_date <= now:
                 self._delete_key_now(key)
                 continue
+            self._expire_imported_material(key, now)
             while (
                 key.rotation_enabled
+                and not key.is_replica  # replicas rotate with their primary
                 and key.next_rotation is not None
                 and key.next_rotation <= now
                 and key.state is KeyState.ENABLED
@@ -181,6 +236,7 @@ class ServiceBase:
                 key.rotate(self._new_material(when, RotationType.AUTOMATIC))
                 key.schedule_rotation(when)
                 self.store.save_key(key)
+                self._sync_replicas(key)
                 self._service_event("RotateKey", key, when)
         self.reschedule()
 
@@ -191,8 +247,11 @@ class ServiceBase:
             if alias.target_key_id == key.key_id and alias_key[:2] == (key.account, key.region):
                 del self.aliases[alias_key]
                 self.store.delete_alias(alias)
-        self.store.delete_key(key.key_id)
+        self.store.delete_key(key.arn)
         self._service_event("DeleteKey", key, when)
+
+    def _expire_imported_material(self, key: Key, now: datetime) -> None:
+        """Delete imported material whose ValidTo came (ImportOperations overrides this)."""
 
     def _service_event(self, name: str, key: Key, when: datetime) -> None:
         if self._on_service_event is not None:
@@ -231,7 +290,9 @@ class ServiceBase:
             f"Key '{key_arn(call.region, call.account, key_id)}' does not exist"
         )
 
-    def _resolve(self, call: Call, text: str, *, allow_alias: bool = True) -> Key:
+    def _resolve(
+        self, call: Call, text: str, *, allow_alias: bool = True, action: str | None = None
+    ) -> Key:
         """Find the key a caller named, with AWS's errors for each way it can be missing."""
         ref = parse_key_ref(text)
         if ref.is_alias and not allow_alias:
@@ -240,32 +301,43 @@ class ServiceBase:
             raise NotFoundException(f"Invalid arn {ref.region}")
         account = ref.account or call.account
         if ref.is_alias:
-            return self._resolve_alias(call, ref, account)
+            return self._resolve_alias(call, ref, account, action)
         key = self.key_at(account, call.region, ref.value)
         if key is None:
             if ref.kind is RefKind.KEY_ARN:
                 raise NotFoundException(f"Key '{text}' does not exist")
             raise self._not_found(call, ref.value)
         call.resources.append(key.arn)
-        self._authorize(call, key)
+        self._authorize(call, key, action)
         return key
 
     def key_at(self, account: str, region: str, key_id: str) -> Key | None:
         """The key with this id in this account and Region, if it exists."""
         return self.keys.get(key_arn(region, account, key_id))
 
-    def _authorize(self, call: Call, key: Key) -> None:
-        """May the caller use ``key`` for ``call.operation``? Until key policies are enforced,
-        a key is usable by its own account only; a ciphertext or ARN of another account's
-        key is refused as AWS refuses it when no policy allows it."""
-        if key.account != call.account:
-            raise AccessDeniedException(
-                f"User: {call.principal.arn} is not authorized to perform: "
-                f"kms:{call.operation} on resource: {key.arn} because no resource-based policy "
-                f"allows the kms:{call.operation} action"
-            )
+    def _authorize(self, call: Call, key: Key, action: str | None = None) -> None:
+        """May the caller do ``action`` (default: the operation) on ``key``? The key policy,
+        the caller's identity policies and the key's grants decide, as in AWS KMS.
 
-    def _resolve_alias(self, call: Call, ref: KeyRef, account: str) -> Key:
+        Raises:
+            AccessDeniedException: with AWS's message ("User: ... is not authorized to
+                perform: kms:Encrypt on resource: ... because no resource-based policy allows
+                the kms:Encrypt action").
+        """
+        action = action or call.operation
+        if key.account != call.account and action not in CROSS_ACCOUNT_ACTIONS:
+            raise AccessDeniedException(
+                f"User: {call.principal.arn} is not authorized to perform: kms:{action} on "
+                f"resource: {key.arn} because no resource-based policy allows the "
+                f"kms:{action} action"
+            )
+        decision = self.decide(call, action, key.arn, key.policy, key=key, key_account=key.account)
+        if not decision:
+            raise AccessDeniedException(decision.denial)
+
+    def _resolve_alias(
+        self, call: Call, ref: KeyRef, account: str, action: str | None = None
+    ) -> Key:
         self._predefined_aliases(account, call.region)
         alias = self.aliases.get((account, call.region, ref.value))
         if alias is None:
@@ -276,7 +348,7 @@ class ServiceBase:
         else:
             key = self.keys[key_arn(alias.region, alias.account, alias.target_key_id)]
         call.resources.append(key.arn)
-        self._authorize(call, key)
+        self._authorize(call, key, action)
         return key
 
     def _predefined_aliases(self, account: str, region: str) -> None:
@@ -321,9 +393,14 @@ class ServiceBase:
         key_manager: KeyManager = KeyManager.CUSTOMER,
         key_spec: KeySpec = KeySpec.SYMMETRIC_DEFAULT,
         key_usage: KeyUsage = KeyUsage.ENCRYPT_DECRYPT,
+        origin: Origin = Origin.AWS_KMS,
+        multi_region: bool = False,
     ) -> Key:
-        material = self._new_material(now, None, key_spec)
-        key_id = format_key_id(self.rng.bytes(16))
+        # Origin EXTERNAL: no material until ImportKeyMaterial; the key waits in PendingImport.
+        external = origin is Origin.EXTERNAL
+        material = None if external else self._new_material(now, None, key_spec)
+        raw_id = self.rng.bytes(16)
+        key_id = "mrk-" + raw_id.hex() if multi_region else format_key_id(raw_id)
         key = Key(
             key_id=key_id,
             account=account,
@@ -335,10 +412,54 @@ class ServiceBase:
             policy=policy,
             key_spec=key_spec,
             key_usage=key_usage,
+            origin=origin,
+            state=KeyState.PENDING_IMPORT if external else KeyState.ENABLED,
+            multi_region=multi_region,
+            primary_region=region if multi_region else None,
         )
-        key.materials.append(material)
+        if material is not None:
+            key.materials.append(material)
         self.keys[key.arn] = key
         return key
+
+    # == hooks: the custom key store and multi-Region families extend these via super() ========
+
+    def _metadata(self, key: Key) -> dict[str, Any]:
+        """KeyMetadata as DescribeKey shows it (families add what the Key alone cannot tell)."""
+        return key.metadata()
+
+    def _set_state(self, key: Key, state: KeyState) -> None:
+        """Make ``key`` Enabled or Disabled (in a disconnected key store it stays Unavailable)."""
+        key.state = state
+
+    def _begin_deletion(self, key: Key, now: datetime, days: int) -> None:
+        """Start the waiting period (a multi-Region primary with replicas waits for them)."""
+        key.state = KeyState.PENDING_DELETION
+        key.deletion_date = now + timedelta(days=days)
+        key.pending_window_days = days
+
+    def _sync_replicas(self, key: Key) -> None:
+        """``key``'s material or rotation settings changed: a multi-Region primary's replicas
+        follow."""
+
+    def _primary_only(self, key: Key, operation: str) -> None:
+        """Refuse ``operation`` on a multi-Region replica (rotation is managed on the primary)."""
+
+    def _check_custom_key_store(
+        self,
+        call: Call,
+        origin: str | None,
+        custom_key_store_id: str | None,
+        xks_key_id: str | None,
+        key_spec: KeySpec,
+        multi_region: bool | None,
+    ) -> None:
+        """May CreateKey put a key in this custom key store?"""
+        raise UnsupportedOperationException("kmslab does not simulate custom key stores.")
+
+    def _custom_key_store_random(self, call: Call, custom_key_store_id: str) -> None:
+        """May GenerateRandom draw from this custom key store?"""
+        raise UnsupportedOperationException("kmslab does not simulate custom key stores.")
 
     @staticmethod
     def _customer_managed(call: Call, key: Key, operation: str) -> None:
@@ -397,7 +518,8 @@ class ServiceBase:
         algorithm: str | None,
     ) -> tuple[Key, Material, bytes]:
         """Decrypt a symmetric blob: the blob names its key; ``key_id`` may only confirm it."""
-        requested = self._resolve(call, key_id) if key_id is not None else None
+        action = "ReEncryptFrom" if operation == "ReEncrypt" else operation
+        requested = self._resolve(call, key_id, action=action) if key_id is not None else None
         try:
             parsed = blob.unpack(ciphertext)
         except (blob.BlobFormatError, ValueError):
@@ -412,8 +534,10 @@ class ServiceBase:
         if requested is None:
             call.resources.append(key.arn)
             try:
-                self._authorize(call, key)
+                self._authorize(call, key, action)
             except AccessDeniedException:
+                if key.account == call.account:
+                    raise
                 raise AccessDeniedException(CIPHERTEXT_NAMES_UNKNOWN_KEY) from None
         check_state(operation, key)
         self._symmetric_algorithm(key, algorithm)
@@ -462,23 +586,153 @@ class ServiceBase:
             raise TagException("Too many tags")
         return new
 
-    def _check_policy(
-        self, call: Call, text: str, bypass: bool | None, principal_arns: Sequence[str]
-    ) -> None:
+    def _check_policy(self, call: Call, text: str, bypass: bool | None, key: Key | None) -> None:
+        """Validate a key policy and run AWS's lockout safety check on it.
+
+        Raises:
+            MalformedPolicyDocumentException: not a policy, unknown principals, or (unless
+                ``bypass``) a policy under which the caller could not call PutKeyPolicy again.
+            LimitExceededException: over 32 KB.
+        """
         doc = policy.parse(text)
-        if not bypass and not policy.allows(doc, principal_arns, "kms:PutKeyPolicy"):
+        exists = getattr(self.directory, "principal_exists", None)
+        if exists is not None:
+            statements = doc.get("Statement")
+            for st in statements if isinstance(statements, list) else [statements]:
+                principal = st.get("Principal") if isinstance(st, dict) else None
+                names = principal.get("AWS") if isinstance(principal, dict) else []
+                for name in names if isinstance(names, list) else [names]:
+                    if isinstance(name, str) and name != "*" and not exists(name):
+                        raise MalformedPolicyDocumentException(
+                            "Policy contains a statement with one or more invalid principals."
+                        )
+        if bypass:
+            return
+        resource = key.arn if key is not None else "*"
+        decision = self.decide(call, "PutKeyPolicy", resource, text, key_account=call.account)
+        if not decision:
             raise MalformedPolicyDocumentException(
                 "The new key policy will not allow you to update the key policy in the future."
             )
 
-    def _caller_principals(self, call: Call) -> list[str]:
-        arns = [call.principal.arn, call.account, f"arn:aws:iam::{call.account}:root"]
-        return arns
+    # == authorization =============================================================================
+
+    def caller(self, principal: Principal) -> policy.Caller:
+        identities = [principal.arn]
+        role_arn = getattr(principal, "role_arn", None)
+        if role_arn:
+            identities.append(role_arn)
+        return policy.Caller(
+            principal.arn, principal.account, principal.kind == "Root", tuple(identities)
+        )
+
+    def _identity_policies(self, principal: Principal) -> list[tuple[str, str]]:
+        provider = getattr(self.directory, "identity_policies", None)
+        return list(provider(principal)) if provider is not None else []
+
+    def condition_context(
+        self, call: Call, key: Key | None, action: str, context: dict[str, str] | None = None
+    ) -> dict[str, list[str]]:
+        """The condition keys AWS KMS sets for this request."""
+        principal = call.principal
+        values: dict[str, list[str]] = {
+            "kms:calleraccount": [principal.account],
+            "aws:principalaccount": [principal.account],
+            "aws:principalarn": [getattr(principal, "role_arn", None) or principal.arn],
+            "aws:principaltype": [
+                {"Root": "Account", "IAMUser": "User"}.get(principal.kind, principal.kind)
+            ],
+        }
+        params = call.params
+        if context is None:
+            if action == "ReEncryptFrom":
+                context = params.get("source_encryption_context")
+            elif action == "ReEncryptTo":
+                context = params.get("destination_encryption_context")
+            else:
+                context = params.get("encryption_context")
+        if context:
+            for k, v in context.items():
+                values[f"kms:encryptioncontext:{k.lower()}"] = [v]
+            values["kms:encryptioncontextkeys"] = list(context)
+        for name, key_name in (
+            ("encryption_algorithm", "kms:encryptionalgorithm"),
+            ("signing_algorithm", "kms:signingalgorithm"),
+            ("mac_algorithm", "kms:macalgorithm"),
+            ("key_spec", "kms:datakeyspec"),
+        ):
+            if params.get(name):
+                values[key_name] = [str(params[name])]
+        if key is not None:
+            values["kms:keyspec"] = [key.key_spec.value]
+            values["kms:keyusage"] = [key.key_usage.value]
+            values["kms:keyorigin"] = [key.origin.value]
+            values["kms:multiregion"] = [str(key.multi_region).lower()]
+        return values
+
+    def decide(
+        self,
+        call: Call,
+        action: str,
+        resource: str,
+        key_policy: str | None,
+        *,
+        key: Key | None = None,
+        key_account: str | None = None,
+        context: dict[str, str] | None = None,
+    ) -> policy.Decision:
+        request = policy.Request(
+            caller=self.caller(call.principal),
+            action=f"kms:{action}",
+            resource=resource,
+            context=self.condition_context(call, key, action, context),
+        )
+        grants = self._grants_allowing(call, key, action, context) if key is not None else []
+        return policy.decide(
+            request,
+            key_policy,
+            self._identity_policies(call.principal),
+            key_account=key_account,
+            grants=grants,
+        )
+
+    def _grants_allowing(
+        self, call: Call, key: Key, action: str, context: dict[str, str] | None
+    ) -> list[str]:
+        """Descriptions of the grants on ``key`` that allow this call (the grants family
+        overrides this)."""
+        return []
+
+    def authorize_account_operation(self, call: Call) -> None:
+        """Operations on no particular key (CreateKey, ListKeys, ...): IAM alone decides."""
+        decision = self.decide(call, call.operation, "*", None)
+        if not decision:
+            raise AccessDeniedException(decision.denial)
 
     @staticmethod
     def _dry_run(dry_run: bool | None) -> None:
         if dry_run:
             raise DryRunOperationException(DRY_RUN_OK)
+
+    # == GetKeyLastUsage ===========================================================================
+
+    def _used(self, call: Call, key: Key) -> None:
+        """Note a successful cryptographic use of ``key``; call it last, once nothing can fail.
+        :meth:`note_request` adds the request id when the call is recorded on the trail."""
+        key.last_usage = {"operation": call.operation, "timestamp": call.now.isoformat()}
+
+    def note_request(self, request_id: str, resources: Iterable[str], failed: bool) -> None:
+        """The trail recorded a call: stamp its request id (= CloudTrail eventID) on the keys it
+        used, and persist them. Called by the lab for every recorded call."""
+        for arn in resources:
+            key = self.keys.get(arn)
+            usage = key.last_usage if key is not None else None
+            if key is None or usage is None or "kms_request_id" in usage:
+                continue
+            if failed:  # defensive: _used comes last, so a failed call never reaches it
+                continue
+            usage["kms_request_id"] = usage["cloud_trail_event_id"] = request_id
+            self.store.save_key(key)
 
 
 def _default_policy(account: str) -> str:

@@ -57,6 +57,7 @@ class CryptographicOperations(ServiceBase):
                     f"data larger than {limit} bytes."
                 )
             self._dry_run(dry_run)
+            self._used(call, key)
             return {
                 "ciphertext_blob": crypto.rsa_encrypt(key.current.secret, algorithm, plaintext),
                 "key_id": key.arn,
@@ -64,6 +65,7 @@ class CryptographicOperations(ServiceBase):
             }
         self._symmetric_algorithm(key, encryption_algorithm)
         self._dry_run(dry_run)
+        self._used(call, key)
         return {
             "ciphertext_blob": self._seal(key, plaintext, encryption_context),
             "key_id": key.arn,
@@ -93,6 +95,7 @@ class CryptographicOperations(ServiceBase):
             call, "Decrypt", ciphertext_blob, encryption_context, key_id, encryption_algorithm
         )
         self._dry_run(dry_run)
+        self._used(call, key)
         return {
             "key_id": key.arn,
             "plaintext": plaintext,
@@ -122,11 +125,13 @@ class CryptographicOperations(ServiceBase):
             source_key_id,
             source_encryption_algorithm,
         )
-        dest = self._resolve(call, destination_key_id)
+        dest = self._resolve(call, destination_key_id, action="ReEncryptTo")
         check_state("ReEncrypt", dest)
         self._require_usage(dest, "ReEncrypt")
         self._symmetric_algorithm(dest, destination_encryption_algorithm)
         self._dry_run(dry_run)
+        self._used(call, source)
+        self._used(call, dest)
         return {
             "ciphertext_blob": self._seal(dest, plaintext, destination_encryption_context),
             "source_key_id": source.arn,
@@ -160,6 +165,7 @@ class CryptographicOperations(ServiceBase):
         self._require_symmetric(key, "GenerateDataKey")
         self._dry_run(dry_run)
         data_key = self.rng.bytes(length)
+        self._used(call, key)
         return {
             "ciphertext_blob": self._seal(key, data_key, encryption_context),
             "plaintext": data_key,
@@ -182,6 +188,7 @@ class CryptographicOperations(ServiceBase):
         check_state("GenerateDataKeyWithoutPlaintext", key)
         self._require_symmetric(key, "GenerateDataKeyWithoutPlaintext")
         self._dry_run(dry_run)
+        self._used(call, key)
         return {
             "ciphertext_blob": self._seal(key, self.rng.bytes(length), encryption_context),
             "key_id": key.arn,
@@ -223,6 +230,7 @@ class CryptographicOperations(ServiceBase):
         except AeadError:
             raise InvalidCiphertextException("") from None
         self._dry_run(dry_run)
+        self._used(call, key)
         return {"key_id": key.arn, "plaintext": plaintext, "encryption_algorithm": algorithm}
 
     def get_public_key(
@@ -294,6 +302,7 @@ class CryptographicOperations(ServiceBase):
                 f"kmslab cannot sign with {signing_algorithm}: the installed cryptography "
                 "library has no such primitive."
             ) from None
+        self._used(call, key)
         return {"key_id": key.arn, "signature": signature, "signing_algorithm": signing_algorithm}
 
     def verify(
@@ -326,6 +335,7 @@ class CryptographicOperations(ServiceBase):
                 f"kmslab cannot verify {signing_algorithm}: the installed cryptography "
                 "library has no such primitive."
             ) from None
+        self._used(call, key)
         return {"key_id": key.arn, "signature_valid": True, "signing_algorithm": signing_algorithm}
 
     def _mac_key(self, call: Call, key_id: str, operation: str, mac_algorithm: str) -> Key:
@@ -350,6 +360,7 @@ class CryptographicOperations(ServiceBase):
         key = self._mac_key(call, key_id, "GenerateMac", mac_algorithm)
         self._dry_run(dry_run)
         mac = crypto.hmac_digest(key.current.secret, mac_algorithm, message)
+        self._used(call, key)
         return {"mac": mac, "mac_algorithm": mac_algorithm, "key_id": key.arn}
 
     def verify_mac(
@@ -368,6 +379,7 @@ class CryptographicOperations(ServiceBase):
             crypto.hmac_verify(key.current.secret, mac_algorithm, message, mac)
         except crypto.SignatureError:
             raise KMSInvalidMacException("") from None
+        self._used(call, key)
         return {"key_id": key.arn, "mac_valid": True, "mac_algorithm": mac_algorithm}
 
     def _data_key_pair(
@@ -397,6 +409,7 @@ class CryptographicOperations(ServiceBase):
             "key_pair_spec": key_pair_spec,
             "key_material_id": key.current.material_id,
         }
+        self._used(call, key)
         return key, private, out
 
     def generate_data_key_pair(
@@ -444,7 +457,7 @@ class CryptographicOperations(ServiceBase):
     ) -> dict[str, Any]:
         self._no_recipient(recipient)
         if custom_key_store_id is not None:
-            raise UnsupportedOperationException("kmslab does not simulate custom key stores yet.")
+            self._custom_key_store_random(call, custom_key_store_id)
         if number_of_bytes is None:
             raise ValidationException(
                 "1 validation error detected: Value null at 'numberOfBytes' failed to satisfy "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from ..errors import (
@@ -75,16 +74,13 @@ class KeyOperations(ServiceBase):
             raise UnsupportedOperationException(
                 "SM2 keys are available only in China Regions; kmslab does not simulate them."
             )
-        if (origin or "AWS_KMS") != Origin.AWS_KMS or custom_key_store_id or xks_key_id:
-            raise UnsupportedOperationException(
-                "kmslab does not create keys with imported material or in custom key stores yet."
+        key_origin = Origin(origin or "AWS_KMS")
+        if key_origin not in (Origin.AWS_KMS, Origin.EXTERNAL) or custom_key_store_id or xks_key_id:
+            self._check_custom_key_store(
+                call, origin, custom_key_store_id, xks_key_id, spec, multi_region
             )
-        if multi_region:
-            raise UnsupportedOperationException("kmslab does not create multi-Region keys yet.")
         if policy is not None:
-            self._check_policy(
-                call, policy, bypass_policy_lockout_safety_check, self._caller_principals(call)
-            )
+            self._check_policy(call, policy, bypass_policy_lockout_safety_check, None)
         new_tags = self._check_tags(tags or [], {})
         key = self._new_key(
             account=call.account,
@@ -94,18 +90,21 @@ class KeyOperations(ServiceBase):
             policy=policy if policy is not None else _default_policy(call.account),
             key_spec=spec,
             key_usage=usage,
+            origin=key_origin,
+            multi_region=bool(multi_region),
         )
+        key.custom_key_store_id, key.xks_key_id = custom_key_store_id, xks_key_id
         key.tags.update(new_tags)
         call.resources.append(key.arn)
         self.store.save_key(key)
-        return {"key_metadata": key.metadata()}
+        return {"key_metadata": self._metadata(key)}
 
     def describe_key(
         self, call: Call, key_id: str, grant_tokens: list[str] | None = None
     ) -> dict[str, Any]:
         key = self._resolve(call, key_id)
         check_state("DescribeKey", key)
-        return {"key_metadata": key.metadata()}
+        return {"key_metadata": self._metadata(key)}
 
     def list_keys(
         self,
@@ -134,11 +133,18 @@ class KeyOperations(ServiceBase):
         key = self._resolve(call, key_id, allow_alias=False)
         self._customer_managed(call, key, "EnableKey")
         check_state("EnableKey", key)
-        key.state = KeyState.ENABLED
+        self._set_state(key, KeyState.ENABLED)
         # A key whose rotation fell due while it was disabled rotates as soon as it is enabled.
-        if key.rotation_enabled and key.next_rotation is not None and key.next_rotation <= call.now:
+        if (
+            key.rotation_enabled
+            and not key.is_replica  # replicas rotate with their primary
+            and key.next_rotation is not None
+            and key.next_rotation <= call.now
+        ):
             key.rotate(self._new_material(call.now, RotationType.AUTOMATIC))
             key.schedule_rotation(call.now)
+            self._sync_replicas(key)
+            self._service_event("RotateKey", key, call.now)
             self.reschedule()
         self.store.save_key(key)
         return {}
@@ -147,7 +153,7 @@ class KeyOperations(ServiceBase):
         key = self._resolve(call, key_id, allow_alias=False)
         self._customer_managed(call, key, "DisableKey")
         check_state("DisableKey", key)
-        key.state = KeyState.DISABLED
+        self._set_state(key, KeyState.DISABLED)
         self.store.save_key(key)
         return {}
 
@@ -168,9 +174,7 @@ class KeyOperations(ServiceBase):
                 f"to satisfy constraint: Member must have value {bound}"
             )
         check_state("ScheduleKeyDeletion", key)
-        key.state = KeyState.PENDING_DELETION
-        key.deletion_date = call.now + timedelta(days=days)
-        key.pending_window_days = days
+        self._begin_deletion(key, call.now, days)
         self.store.save_key(key)
         self.reschedule()
         return {
@@ -183,7 +187,9 @@ class KeyOperations(ServiceBase):
     def cancel_key_deletion(self, call: Call, key_id: str) -> dict[str, Any]:
         key = self._resolve(call, key_id, allow_alias=False)
         check_state("CancelKeyDeletion", key)
-        key.state = KeyState.DISABLED
+        # An EXTERNAL key whose material was deleted or expired meanwhile still needs it.
+        state = KeyState.PENDING_IMPORT if key.awaiting_import else KeyState.DISABLED
+        self._set_state(key, state)
         key.deletion_date = None
         key.pending_window_days = None
         self.store.save_key(key)
@@ -192,10 +198,12 @@ class KeyOperations(ServiceBase):
 
     # == rotation ==================================================================================
 
-    def _rotation_key(self, call: Call, key_id: str, operation: str) -> Key:
+    def _rotation_key(
+        self, call: Call, key_id: str, operation: str, imported_ok: bool = False
+    ) -> Key:
         key = self._resolve(call, key_id, allow_alias=False)
         check_state(operation, key)
-        if key.origin is not Origin.AWS_KMS:
+        if key.origin is not Origin.AWS_KMS and not (imported_ok and key.origin is Origin.EXTERNAL):
             raise UnsupportedOperationException(
                 f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
             )
@@ -210,22 +218,26 @@ class KeyOperations(ServiceBase):
     ) -> dict[str, Any]:
         key = self._rotation_key(call, key_id, "EnableKeyRotation")
         self._customer_managed(call, key, "EnableKeyRotation")
+        self._primary_only(key, "EnableKeyRotation")
         period = rotation_period_in_days or DEFAULT_ROTATION_DAYS
         if not key.rotation_enabled or key.rotation_period_days != period:
             key.rotation_enabled = True
             key.rotation_period_days = period
             key.schedule_rotation(call.now)
         self.store.save_key(key)
+        self._sync_replicas(key)
         self.reschedule()
         return {}
 
     def disable_key_rotation(self, call: Call, key_id: str) -> dict[str, Any]:
         key = self._rotation_key(call, key_id, "DisableKeyRotation")
         self._customer_managed(call, key, "DisableKeyRotation")
+        self._primary_only(key, "DisableKeyRotation")
         key.rotation_enabled = False
         key.rotation_period_days = None
         key.next_rotation = None
         self.store.save_key(key)
+        self._sync_replicas(key)
         self.reschedule()
         return {}
 
@@ -247,7 +259,14 @@ class KeyOperations(ServiceBase):
             raise UnsupportedOperationException(
                 f"{key.arn} key spec is {key.key_spec.value} which is not valid for this operation."
             )
-        if key.origin is not Origin.AWS_KMS:
+        if key.custom_key_store_id is not None:
+            raise UnsupportedOperationException(
+                f"{key.arn} origin is {key.origin.value} which is not valid for this operation."
+            )
+        self._primary_only(key, "RotateKeyOnDemand")
+        # Imported keys rotate only to material imported with ImportType NEW_KEY_MATERIAL.
+        pending = key.pending_rotation
+        if key.origin is not Origin.AWS_KMS and pending is None:
             raise KMSInvalidStateException(
                 f"No available key material pending rotation for the key: {key.arn}."
             )
@@ -257,8 +276,13 @@ class KeyOperations(ServiceBase):
                 f"No more on-demand rotations can be performed for this key: {key.arn}"
             )
         key.on_demand_rotations += 1
-        key.rotate(self._new_material(call.now, RotationType.ON_DEMAND))
+        if pending is not None:
+            key.materials.remove(pending)
+            pending.pending_rotation = False
+            pending.rotation_type, pending.created = RotationType.ON_DEMAND, call.now
+        key.rotate(pending or self._new_material(call.now, RotationType.ON_DEMAND))
         self.store.save_key(key)
+        self._sync_replicas(key)
         return {"key_id": key.key_id}
 
     def list_key_rotations(
@@ -269,7 +293,7 @@ class KeyOperations(ServiceBase):
         limit: int | None = None,
         marker: str | None = None,
     ) -> dict[str, Any]:
-        key = self._rotation_key(call, key_id, "ListKeyRotations")
+        key = self._rotation_key(call, key_id, "ListKeyRotations", imported_ok=True)
         everything = include_key_material == "ALL_KEY_MATERIAL"
         rows = []
         for m in key.materials:
@@ -278,11 +302,17 @@ class KeyOperations(ServiceBase):
             row: dict[str, Any] = {
                 "key_id": key.key_id,
                 "key_material_id": m.material_id,
-                "key_material_state": "CURRENT" if m is key.current else "NON_CURRENT",
+                "key_material_state": "PENDING_ROTATION"
+                if m.pending_rotation
+                else "CURRENT"
+                if m is key.current
+                else "NON_CURRENT",
             }
             if m.rotation_type is not None:
                 row["rotation_date"] = m.created
                 row["rotation_type"] = m.rotation_type.value
+            if key.origin is Origin.EXTERNAL:
+                row.update(m.import_fields())
             rows.append(row)
         page, more = self._page(rows, limit, marker, 100)
         return {"rotations": page, **more}
@@ -343,9 +373,7 @@ class KeyOperations(ServiceBase):
                 "satisfy constraint: Member must satisfy enum value set: [default]"
             )
         self._customer_managed(call, key, "PutKeyPolicy")
-        self._check_policy(
-            call, policy, bypass_policy_lockout_safety_check, self._caller_principals(call)
-        )
+        self._check_policy(call, policy, bypass_policy_lockout_safety_check, key)
         key.policy = policy
         self.store.save_key(key)
         return {}
