@@ -17,8 +17,9 @@ from .crypto import RandomSource
 from .errors import KmsError
 from .iam import DEFAULT_ACCOUNT, Directory, Principal
 from .keys import Key
+from .policy import Decision
 from .protocol import JsonProtocol, Response
-from .service import KmsService
+from .service import Call, KmsService
 from .store import MemoryStore, SqliteStore
 from .trail import Event, Trail
 from .transport import make_before_send
@@ -120,6 +121,45 @@ class LocalKms:
             if self.rng.counter != self._rng_saved:  # scheduled work drew random bytes
                 self._rng_saved = self.rng.counter
                 self.store.set_meta("rng_counter", str(self._rng_saved))
+
+    def explain(
+        self,
+        principal: str | None,
+        action: str,
+        key: str | None = None,
+        context: dict[str, str] | None = None,
+        region: str = "us-east-1",
+    ) -> Decision:
+        """Would ``principal`` be allowed ``action`` on ``key``, and why?
+
+        ``principal`` is a user name, a principal ARN, or None for the account's root user;
+        ``action`` is "kms:Encrypt" or "Encrypt"; ``key`` a key id, key ARN or alias (None for
+        operations on no key, such as CreateKey). The decision is the one the service makes
+        for a real request, with the statements that made it, in words::
+
+            >>> print(lab.explain("myKeyManager", "kms:Encrypt", key_id))  # doctest: +SKIP
+            DENIED: arn:aws:iam::111122223333:user/myKeyManager -> kms:Encrypt on arn:...
+              - the key policy has no statement that allows this caller this action
+        """
+        who = self.directory.find(principal)
+        if who is None:
+            raise ValueError(f"no principal {principal!r} in this lab")
+        action = action.removeprefix("kms:")
+        service = self.service
+        with service.lock:
+            call = Call(who, region, self.clock.now(), action)
+            if key is None:
+                return service.decide(call, action, "*", None, context=context)
+            target = service.find_key(who.account, region, key)
+            return service.decide(
+                call,
+                action,
+                target.arn,
+                target.policy,
+                key=target,
+                key_account=target.account,
+                context=context,
+            )
 
     def handle(
         self, target: str | None, body: bytes, principal: Principal, region: str

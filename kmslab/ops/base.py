@@ -311,6 +311,23 @@ class ServiceBase:
         self._authorize(call, key, action)
         return key
 
+    def find_key(self, account: str, region: str, text: str) -> Key:
+        """The key ``text`` names, seen from ``account`` in ``region``, without authorization
+        (for explanations). Raises NotFoundException as a request would."""
+        ref = parse_key_ref(text)
+        owner = ref.account or account
+        where = ref.region or region
+        if ref.is_alias:
+            alias = self.aliases.get((owner, where, ref.value))
+            if alias is None or alias.target_key_id is None:
+                raise NotFoundException(f"Alias {alias_arn(where, owner, ref.value)} is not found.")
+            found = self.key_at(owner, where, alias.target_key_id)
+        else:
+            found = self.key_at(owner, where, ref.value)
+        if found is None:
+            raise NotFoundException(f"Key '{key_arn(where, owner, ref.value)}' does not exist")
+        return found
+
     def key_at(self, account: str, region: str, key_id: str) -> Key | None:
         """The key with this id in this account and Region, if it exists."""
         return self.keys.get(key_arn(region, account, key_id))
