@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 
 VERSION = 1
 HEADER_BYTES = 55
@@ -55,6 +56,7 @@ class Blob:
     header: bytes
 
 
+@lru_cache(maxsize=4096)
 def make_header(account: str, key_id: str, key_material_id: str) -> bytes:
     if key_id.startswith("mrk-"):
         form, raw = _MRK, bytes.fromhex(key_id[4:])

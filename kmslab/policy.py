@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from .errors import LimitExceededException, MalformedPolicyDocumentException
@@ -223,7 +223,7 @@ def _glob(pattern: str, text: str, ignore_case: bool = False) -> bool:
     return _glob_rx(pattern, ignore_case).fullmatch(text) is not None
 
 
-@cache
+@lru_cache(maxsize=1024)
 def parsed(text: str) -> dict[str, Any]:
     """A policy document parsed once (documents are immutable strings)."""
     doc = json.loads(text)
@@ -241,6 +241,28 @@ class Caller:
     account: str
     is_root: bool
     identities: tuple[str, ...]
+
+
+class LazyContext(Mapping[str, list[str]]):
+    """Condition keys computed on first use: most decisions test no condition at all."""
+
+    def __init__(self, build: Callable[[], Mapping[str, list[str]]]) -> None:
+        self._build = build
+        self._values: Mapping[str, list[str]] | None = None
+
+    def _get(self) -> Mapping[str, list[str]]:
+        if self._values is None:
+            self._values = self._build()
+        return self._values
+
+    def __getitem__(self, key: str) -> list[str]:
+        return self._get()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
 
 
 @dataclass(frozen=True)
@@ -379,34 +401,62 @@ def _resource_match(statement: dict[str, Any], resource: str, key_policy: bool) 
     return any(isinstance(r, str) and _glob(r, resource) for r in resources)
 
 
-def matches(
-    doc: dict[str, Any], request: Request, *, source: str, key_policy: bool
-) -> tuple[list[Match], list[str]]:
-    """The statements of ``doc`` that apply to ``request``, and notes on those skipped."""
-    found: list[Match] = []
-    notes: list[str] = []
-    for i, st in enumerate(_as_list(doc.get("Statement"))):
+@dataclass(frozen=True)
+class _Candidate:
+    """A statement whose principal, action and resource match; its condition is still to test."""
+
+    match: Match
+    condition: Any
+
+
+@lru_cache(maxsize=4096)
+def _candidates(
+    text: str, caller: Caller, action: str, resource: str, source: str, key_policy: bool
+) -> tuple[_Candidate, ...]:
+    """The statements of a policy that name this caller, action and resource. Policies are
+    immutable text, so this part of the evaluation is computed once per combination; only
+    conditions, which depend on the request, are evaluated on every call."""
+    found: list[_Candidate] = []
+    for i, st in enumerate(_as_list(parsed(text).get("Statement"))):
         if not isinstance(st, dict) or st.get("Effect") not in ("Allow", "Deny"):
             continue
         sid = str(st.get("Sid") or f"statement {i + 1}")
         via_account = False
         if key_policy:
-            how = _principal_match(st.get("Principal"), request.caller)
+            how = _principal_match(st.get("Principal"), caller)
             if how is None:
                 continue
             via_account = how == "account"
-        if not _action_match(st, request.action):
+        if not _action_match(st, action):
             continue
-        if not _resource_match(st, request.resource, key_policy):
+        if not _resource_match(st, resource, key_policy):
             continue
-        try:
-            if not _conditions_hold(st.get("Condition"), request.context):
-                notes.append(f'{source}: "{sid}" does not apply: its Condition is not met')
+        found.append(_Candidate(Match(source, sid, st["Effect"], via_account), st.get("Condition")))
+    return tuple(found)
+
+
+def matches(
+    text: str, request: Request, *, source: str, key_policy: bool
+) -> tuple[list[Match], list[str]]:
+    """The statements of the policy ``text`` that apply to ``request``, and notes on those
+    whose conditions kept them out."""
+    found: list[Match] = []
+    notes: list[str] = []
+    for cand in _candidates(
+        text, request.caller, request.action, request.resource, source, key_policy
+    ):
+        sid = cand.match.sid
+        if cand.condition:
+            try:
+                if not _conditions_hold(cand.condition, request.context):
+                    notes.append(f'{source}: "{sid}" does not apply: its Condition is not met')
+                    continue
+            except UnknownCondition as exc:
+                notes.append(
+                    f'{source}: "{sid}" ignored: condition operator {exc} is not understood'
+                )
                 continue
-        except UnknownCondition as exc:
-            notes.append(f'{source}: "{sid}" ignored: condition operator {exc} is not understood')
-            continue
-        found.append(Match(source, sid, st["Effect"], via_account))
+        found.append(cand.match)
     return found, notes
 
 
@@ -451,14 +501,14 @@ def decide(
     ident_matches: list[Match] = []
     for label, text in identity_policies:
         try:
-            found, notes = matches(parsed(text), request, source=label, key_policy=False)
+            found, notes = matches(text, request, source=label, key_policy=False)
         except ValueError:
             continue
         ident_matches += found
         reasons += notes
     key_matches: list[Match] = []
     if key_policy is not None:
-        found, notes = matches(parsed(key_policy), request, source="key policy", key_policy=True)
+        found, notes = matches(key_policy, request, source="key policy", key_policy=True)
         key_matches = found
         reasons += notes
 

@@ -21,8 +21,8 @@ import binascii
 import inspect
 import json
 import logging
+import os
 import re
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -356,6 +356,22 @@ def _has_blob(spec: Spec | None, seen: set[str] | None = None) -> bool:
     return any(_has_blob(s, seen) for s in subs)
 
 
+def _request_id() -> str:
+    h = os.urandom(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{h[16:20]}-{h[20:]}"
+
+
+_IDENTITIES: dict[Principal, dict[str, Any]] = {}
+
+
+def _identity(principal: Principal) -> dict[str, Any]:
+    """A principal's CloudTrail userIdentity, built once (events share it; nobody mutates it)."""
+    found = _IDENTITIES.get(principal)
+    if found is None:
+        found = _IDENTITIES[principal] = principal.user_identity()
+    return found
+
+
 def _required_parameters(method: Callable[..., Any] | None) -> tuple[str, ...]:
     if method is None:
         return ()
@@ -425,7 +441,7 @@ class JsonProtocol:
         self, target: str | None, body: bytes, principal: Principal, region: str
     ) -> Response:
         """One request: never raises, always an AWS-shaped response."""
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()
         op: Operation | None = None
         params: dict[str, Any] = {}
         call: Call | None = None
@@ -500,7 +516,7 @@ class JsonProtocol:
                 source=self.source,
                 name=name,
                 region=region,
-                user_identity=principal.user_identity(),
+                user_identity=_identity(principal),
                 request_parameters=request_parameters,
                 response_elements=_camel_keys(out) if out and op and op.record_response else None,
                 error_code=err.code if err else None,

@@ -702,7 +702,7 @@ class ServiceBase:
             caller=self.caller(call.principal),
             action=f"kms:{action}",
             resource=resource,
-            context=self.condition_context(call, key, action, context),
+            context=policy.LazyContext(lambda: self.condition_context(call, key, action, context)),
         )
         grants = self._grants_allowing(call, key, action, context) if key is not None else []
         return policy.decide(
