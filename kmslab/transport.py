@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.awsrequest import AWSResponse
@@ -60,14 +60,22 @@ def credential_scope(authorization: str | None) -> tuple[str, str, str, str]:
 
 
 Handler = Callable[[str | None, bytes, Principal, str], Any]
+ErrorBody = Callable[[KmsError], tuple[int, bytes]]
 
 
 def make_before_send(
     find_principal: Callable[[str], Principal | None],
     handle: Handler,
-    error_body: Callable[[KmsError], tuple[int, bytes]],
+    error_body: ErrorBody,
+    services: Mapping[str, tuple[Handler, ErrorBody]] | None = None,
 ) -> Callable[..., AWSResponse]:
-    """A ``before-send`` handler that answers every request of the client it is registered on."""
+    """A ``before-send`` handler that answers every request of the client it is registered on.
+
+    The request goes where its SigV4 credential scope says: ``kms`` to ``handle``, any other
+    service named in ``services`` (e.g. ``iam``, ``sts``) to its own handler and error body.
+    """
+    routes: dict[str, tuple[Handler, ErrorBody]] = {"kms": (handle, error_body)}
+    routes.update(services or {})
 
     def before_send(request: Any, **_kwargs: Any) -> AWSResponse:
         headers = request.headers
@@ -78,21 +86,23 @@ def make_before_send(
             body = body.encode("utf-8")
         elif not isinstance(body, bytes):  # a file-like body
             body = body.read()
+        route_handle, route_error = handle, error_body
         try:
             access_key, _date, region, service = credential_scope(
                 _header(headers, "Authorization")
             )
-            if service != "kms":
+            if service not in routes:
                 raise UnknownOperationException(
                     f"kmslab does not simulate the {service} service; no request left this process."
                 )
+            route_handle, route_error = routes[service]
             principal = find_principal(access_key)
             if principal is None:
                 raise UnrecognizedClientException(UNRECOGNIZED_TOKEN)
         except KmsError as exc:
-            status, payload = error_body(exc)
+            status, payload = route_error(exc)
             return AWSResponse(request.url, status, {}, _RawBody(payload))
-        response = handle(_header(headers, "X-Amz-Target"), body, principal, region)
+        response = route_handle(_header(headers, "X-Amz-Target"), body, principal, region)
         return AWSResponse(request.url, response.status, response.headers, _RawBody(response.body))
 
     return before_send
