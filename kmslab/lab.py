@@ -14,6 +14,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 
+from . import policy
 from .clock import Clock, ManualClock
 from .crypto import RandomSource
 from .errors import KmsError
@@ -88,7 +89,11 @@ class LocalKms:
             "transaction": self.store.transaction,
         }
         self.iam = QueryProtocol(
-            IamService(self.directory), self._record, "iam", self.clock.now, **query
+            IamService(self.directory, decide=self._iam_allows),
+            self._record,
+            "iam",
+            self.clock.now,
+            **query,
         )
         self.sts = QueryProtocol(StsService(), self._record, "sts", self.clock.now, **query)
         self.clock.subscribe(self._clock_moved)
@@ -97,6 +102,13 @@ class LocalKms:
         self._lock = threading.Lock()
 
     # -- the lab's side ----------------------------------------------------------------------------
+
+    def _iam_allows(self, principal: Principal, action: str, resource_arn: str) -> bool:
+        """IAM calls are decided by the caller's identity policies (the root user may do
+        anything in its own account), with the same evaluator as KMS."""
+        request = policy.Request(self.service.caller(principal), action, resource_arn, {})
+        decision = policy.decide(request, None, self.directory.identity_policies(principal))
+        return decision.allowed
 
     @property
     def account(self) -> str:
