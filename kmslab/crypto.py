@@ -177,7 +177,7 @@ def generate_private_key(spec: str) -> bytes:
     """A new private key of a KMS KeySpec / KeyPairSpec, as PKCS#8 DER.
 
     Raises:
-        UnsupportedPrimitive: a spec the installed library cannot generate (ML_KEM_512, SM2).
+        UnsupportedPrimitive: a spec the installed libraries cannot generate (SM2).
     """
     lib = _asym()
     if spec in _RSA_BITS:
@@ -190,6 +190,8 @@ def generate_private_key(spec: str) -> bytes:
         return _pkcs8(lib.mldsa[spec].generate())
     if spec in lib.mlkem:
         return _pkcs8(lib.mlkem[spec].generate())
+    if spec == "ML_KEM_512":
+        return _mlkem512_generate()
     raise UnsupportedPrimitive(spec)
 
 
@@ -199,6 +201,8 @@ def _load_private(der: bytes) -> Any:
 
 def public_key_der(private_der: bytes) -> bytes:
     """DER SubjectPublicKeyInfo of a PKCS#8 private key."""
+    if _is_mlkem512(private_der):
+        return _mlkem512_spki(private_der)
     s = _asym().serialization
     public: bytes = (
         _load_private(private_der)
@@ -290,3 +294,207 @@ def hmac_digest(secret: bytes, mac_algorithm: str, message: bytes) -> bytes:
 def hmac_verify(secret: bytes, mac_algorithm: str, message: bytes, mac: bytes) -> None:
     if not hmac.compare_digest(hmac_digest(secret, mac_algorithm, message), mac):
         raise SignatureError()
+
+
+# == importing key material (GetParametersForImport / ImportKeyMaterial) =========================
+
+#: RSA_AES_KEY_WRAP_* = the OAEP variant that wraps the ephemeral AES key, then AES-KWP.
+_RSA_AES_OAEP = {
+    "RSA_AES_KEY_WRAP_SHA_1": "RSAES_OAEP_SHA_1",
+    "RSA_AES_KEY_WRAP_SHA_256": "RSAES_OAEP_SHA_256",
+}
+
+
+class WrappedSizeError(ValueError):
+    """Wrapped key material whose length cannot come from this wrapping key and algorithm."""
+
+
+def generate_wrapping_key(spec: str) -> tuple[bytes, bytes]:
+    """A new RSA wrapping key pair (RSA_2048/3072/4096) for GetParametersForImport:
+    (PKCS#8 DER private key, DER SubjectPublicKeyInfo public key)."""
+    lib = _asym()
+    key = lib.rsa.generate_private_key(65537, _RSA_BITS[spec])
+    public: bytes = key.public_key().public_bytes(
+        lib.serialization.Encoding.DER, lib.serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return _pkcs8(key), public
+
+
+def unwrap_key_material(private_der: bytes, wrapping_algorithm: str, wrapped: bytes) -> bytes:
+    """Recover key material wrapped with the public half of ``private_der`` for import.
+
+    ``RSAES_OAEP_SHA_1`` / ``RSAES_OAEP_SHA_256``: ``wrapped`` is the material encrypted with
+    RSAES-OAEP (OAEP and MGF1 hash both SHA-1 / SHA-256). ``RSA_AES_KEY_WRAP_SHA_*`` (PKCS #11
+    CKM_RSA_AES_KEY_WRAP, what the AWS guide builds with ``openssl pkeyutl`` and
+    ``openssl enc -id-aes256-wrap-pad``): ``wrapped`` is an ephemeral AES key encrypted with
+    RSAES-OAEP (the modulus length in bytes), followed by the material wrapped under that AES key
+    with AES Key Wrap with Padding (RFC 5649).
+
+    ``private_der`` must be a wrapping key from :func:`generate_wrapping_key`: it is loaded
+    without pyca's (slow) RSA consistency check, which a key kmslab made does not need.
+
+    Raises:
+        WrappedSizeError: ``wrapped`` has a length this key and algorithm cannot produce.
+        AeadError: the bytes do not unwrap under this key and algorithm.
+    """
+    lib = _asym()
+    key = lib.serialization.load_der_private_key(
+        private_der, password=None, unsafe_skip_rsa_key_validation=True
+    )
+    size = (key.key_size + 7) // 8
+    oaep_algorithm = _RSA_AES_OAEP.get(wrapping_algorithm, wrapping_algorithm)
+    key_wrap = wrapping_algorithm in _RSA_AES_OAEP
+    # RSA_AES_*: one OAEP block, then at least two 8-byte AES-KWP semiblocks
+    rest = len(wrapped) - size
+    if (rest < 16 or rest % 8) if key_wrap else rest:
+        raise WrappedSizeError("Invalid encrypted key size.")
+    try:
+        head: bytes = key.decrypt(wrapped[:size], _oaep(oaep_algorithm))
+    except ValueError as exc:
+        raise AeadError() from exc
+    if not key_wrap:
+        return head
+    from cryptography.hazmat.primitives import keywrap
+
+    try:
+        out: bytes = keywrap.aes_key_unwrap_with_padding(head, wrapped[size:])
+    except (keywrap.InvalidUnwrap, ValueError) as exc:
+        raise AeadError() from exc
+    return out
+
+
+def private_key_spec(der: bytes) -> tuple[str, bytes]:
+    """The KMS KeySpec of a DER private key (PKCS#8, or PKCS#1 / SEC 1) and the same key as
+    canonical PKCS#8 DER, so that two encodings of one key compare equal.
+
+    Raises:
+        ValueError: ``der`` is not a private key of a spec KMS knows.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    if _is_mlkem512(der):  # pyca cannot load ML-KEM-512 (see below)
+        return "ML_KEM_512", der
+    lib = _asym()
+    try:
+        key = _load_private(der)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise ValueError("not a DER private key") from exc
+    spec: str | None = None
+    if isinstance(key, lib.rsa.RSAPrivateKey):
+        spec = {2048: "RSA_2048", 3072: "RSA_3072", 4096: "RSA_4096"}.get(key.key_size)
+    elif isinstance(key, lib.ec.EllipticCurvePrivateKey):
+        spec = next((s for s, c in lib.curves.items() if isinstance(key.curve, c)), None)
+    elif isinstance(key, lib.ed25519.Ed25519PrivateKey):
+        spec = "ECC_NIST_EDWARDS25519"
+    else:
+        families = {**lib.mldsa, **lib.mlkem}
+        spec = next((s for s, cls in families.items() if isinstance(key, cls)), None)
+    if spec is None:
+        raise ValueError("a private key of a spec KMS does not support")
+    return spec, _pkcs8(key)
+
+
+# == key agreement (DeriveSharedSecret) and ML-KEM (Encapsulate / Decapsulate) ===================
+
+
+class KeyFormatError(Exception):
+    """A public key that does not load, or is not on the curve of the private key."""
+
+
+def ecdh(private_der: bytes, peer_public_der: bytes) -> bytes:
+    """The raw ECDH shared secret Z (the x coordinate, as AWS KMS DeriveSharedSecret returns
+    it) of an EC private key and a peer's DER SubjectPublicKeyInfo on the same curve.
+
+    Raises:
+        KeyFormatError: the peer key does not load or lies on another curve.
+    """
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    lib = _asym()
+    private = _load_private(private_der)
+    try:
+        peer = lib.serialization.load_der_public_key(peer_public_der)
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise KeyFormatError() from exc
+    if not isinstance(peer, lib.ec.EllipticCurvePublicKey) or peer.curve.name != private.curve.name:
+        raise KeyFormatError()
+    try:
+        secret: bytes = private.exchange(lib.ec.ECDH(), peer)
+    except ValueError as exc:
+        raise KeyFormatError() from exc
+    return secret
+
+
+#: ML-KEM ciphertext bytes per parameter set (FIPS 203, table 3).
+MLKEM_CIPHERTEXT_BYTES = {"ML_KEM_512": 768, "ML_KEM_768": 1088, "ML_KEM_1024": 1568}
+
+# ML-KEM-512 comes from kyber-py (pure Python FIPS 203; pyca/cryptography has only 768 and
+# 1024). Its keys travel in the same encodings pyca uses for the other two parameter sets
+# (draft-ietf-lamps-kyber-certificates, OID id-alg-ml-kem-512 = 2.16.840.1.101.3.4.4.1):
+#   PKCS#8      SEQUENCE { INTEGER 0, SEQUENCE { OID }, OCTET STRING { [0] IMPLICIT seed(64) } }
+#   SPKI        SEQUENCE { SEQUENCE { OID }, BIT STRING { 0 unused bits, ek (800 bytes) } }
+# The 64-byte seed is d || z (FIPS 203 section 7.1); both halves of the key derive from it.
+_MLKEM512_OID = bytes.fromhex("0609608648016503040401")
+_MLKEM512_PKCS8_PREFIX = bytes.fromhex("3054020100300b") + _MLKEM512_OID + bytes.fromhex("04428040")
+_MLKEM512_SPKI_PREFIX = bytes.fromhex("30820332300b") + _MLKEM512_OID + bytes.fromhex("0382032100")
+
+
+def _mlkem512() -> Any:
+    from kyber_py.ml_kem import ML_KEM_512  # type: ignore[import-untyped]
+
+    return ML_KEM_512
+
+
+def _is_mlkem512(private_der: bytes) -> bool:
+    return len(private_der) == len(_MLKEM512_PKCS8_PREFIX) + 64 and private_der.startswith(
+        _MLKEM512_PKCS8_PREFIX
+    )
+
+
+def _mlkem512_generate() -> bytes:
+    return _MLKEM512_PKCS8_PREFIX + os.urandom(64)
+
+
+def _mlkem512_keys(private_der: bytes) -> tuple[bytes, bytes]:
+    """(ek, dk) of an ML-KEM-512 PKCS#8 private key."""
+    ek, dk = _mlkem512().key_derive(private_der[len(_MLKEM512_PKCS8_PREFIX) :])
+    return bytes(ek), bytes(dk)
+
+
+def _mlkem512_spki(private_der: bytes) -> bytes:
+    return _MLKEM512_SPKI_PREFIX + _mlkem512_keys(private_der)[0]
+
+
+def mlkem_spec(private_der: bytes) -> str:
+    """ML_KEM_512 / ML_KEM_768 / ML_KEM_1024 of an ML-KEM PKCS#8 private key."""
+    if _is_mlkem512(private_der):
+        return "ML_KEM_512"
+    key = _load_private(private_der)
+    for spec, cls in _asym().mlkem.items():
+        if isinstance(key, cls):
+            return str(spec)
+    raise UnsupportedPrimitive("not an ML-KEM key")
+
+
+def mlkem_encapsulate(private_der: bytes) -> tuple[bytes, bytes]:
+    """(shared secret, ciphertext) encapsulated to the public half of an ML-KEM key."""
+    if _is_mlkem512(private_der):
+        secret, ciphertext = _mlkem512().encaps(_mlkem512_keys(private_der)[0])
+        return bytes(secret), bytes(ciphertext)
+    shared, ct = _load_private(private_der).public_key().encapsulate()
+    return bytes(shared), bytes(ct)
+
+
+def mlkem_decapsulate(private_der: bytes, ciphertext: bytes) -> bytes:
+    """The shared secret of ``ciphertext``. A ciphertext of the right length always yields 32
+    bytes: a wrong or altered one yields a pseudo-random value (FIPS 203 implicit rejection).
+
+    Raises:
+        ValueError: ``ciphertext`` has the wrong length for the key's parameter set.
+    """
+    if len(ciphertext) != MLKEM_CIPHERTEXT_BYTES[mlkem_spec(private_der)]:
+        raise ValueError("ciphertext length does not match the ML-KEM parameter set")
+    if _is_mlkem512(private_der):
+        return bytes(_mlkem512().decaps(_mlkem512_keys(private_der)[1], ciphertext))
+    out: bytes = _load_private(private_der).decapsulate(ciphertext)
+    return out

@@ -34,11 +34,22 @@ class Material:
     created: datetime
     rotation_type: RotationType | None = None  # None: the key's first material
     # Imported material (Origin EXTERNAL) only:
-    imported: bool = False
+    imported: bool = False  # ImportState IMPORTED; False once deleted or expired (secret b"")
     expiration_model: str | None = None  # KEY_MATERIAL_EXPIRES | KEY_MATERIAL_DOES_NOT_EXPIRE
     valid_to: datetime | None = None
     description: str | None = None
     pending_rotation: bool = False  # imported as NEW_KEY_MATERIAL, not yet rotated in
+
+    def import_fields(self) -> dict[str, Any]:
+        """ListKeyRotations members that describe imported material (EXTERNAL keys only)."""
+        out: dict[str, Any] = {"import_state": "IMPORTED" if self.imported else "PENDING_IMPORT"}
+        if self.expiration_model is not None:
+            out["expiration_model"] = self.expiration_model
+        if self.valid_to is not None:
+            out["valid_to"] = self.valid_to
+        if self.description is not None:
+            out["key_material_description"] = self.description
+        return out
 
 
 @dataclass(slots=True)
@@ -64,13 +75,30 @@ class Key:
     policy: str = ""
     tags: dict[str, str] = field(default_factory=dict)
     custom_key_store_id: str | None = None
+    xks_key_id: str | None = None  # a key in an external key store: the external key's id
+    available_state: KeyState | None = None  # Unavailable: the state restored on reconnect
     multi_region: bool = False
     primary_region: str | None = None  # multi-Region keys: the Region of the primary key
     last_usage: dict[str, Any] | None = None  # GetKeyLastUsage: the last cryptographic use
 
     @property
     def current(self) -> Material:
-        return self.materials[-1]
+        """The newest material, not counting imported material still pending rotation."""
+        return next(m for m in reversed(self.materials) if not m.pending_rotation)
+
+    @property
+    def pending_rotation(self) -> Material | None:
+        """Imported material (ImportType NEW_KEY_MATERIAL) that RotateKeyOnDemand makes current."""
+        return next((m for m in self.materials if m.pending_rotation), None)
+
+    @property
+    def awaiting_import(self) -> bool:
+        """An EXTERNAL key with no material yet, or whose associated material was deleted or
+        expired: it is (or, once out of PendingDeletion, will be) PendingImport."""
+        associated = [m for m in self.materials if not m.pending_rotation]
+        return self.origin is Origin.EXTERNAL and not (
+            associated and all(m.imported for m in associated)
+        )
 
     def material(self, material_id: str) -> Material | None:
         for m in reversed(self.materials):
@@ -85,6 +113,11 @@ class Key:
     @property
     def enabled(self) -> bool:
         return self.state is KeyState.ENABLED
+
+    @property
+    def is_replica(self) -> bool:
+        """A multi-Region key that is not the primary of its set."""
+        return self.multi_region and self.primary_region not in (None, self.region)
 
     def rotate(self, material: Material) -> None:
         """Append new material; it becomes current. Old material is kept for decryption."""
@@ -117,6 +150,15 @@ class Key:
         md.update(algorithms(self.key_spec, self.key_usage))
         if self.is_symmetric_encryption and self.materials:
             md["current_key_material_id"] = self.current.material_id
+        if self.origin is Origin.EXTERNAL:
+            live = [m for m in self.materials if m.imported and not m.pending_rotation]
+            ends = [m.valid_to for m in live if m.valid_to is not None]
+            if live:
+                md["expiration_model"] = (
+                    "KEY_MATERIAL_EXPIRES" if ends else "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                )
+            if ends:
+                md["valid_to"] = min(ends)  # the earliest expiry of associated material
         return md
 
 

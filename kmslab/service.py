@@ -12,13 +12,29 @@ The operations live in families under :mod:`kmslab.ops`, each a class over the s
 
 from __future__ import annotations
 
+from .ops.agreement import AgreementOperations
 from .ops.aliases import AliasOperations
 from .ops.base import Call, ServiceBase
 from .ops.cryptographic import CryptographicOperations
+from .ops.grants import GrantOperations
+from .ops.importing import ImportOperations
 from .ops.keys import KeyOperations
+from .ops.keystores import KeyStoreOperations
+from .ops.multiregion import MultiRegionOperations
+from .ops.usage import UsageOperations
 
 __all__ = ["Call", "KmsService", "ServiceBase"]
 
 
-class KmsService(KeyOperations, AliasOperations, CryptographicOperations):
+class KmsService(
+    KeyOperations,
+    AliasOperations,
+    CryptographicOperations,
+    ImportOperations,
+    GrantOperations,
+    AgreementOperations,
+    UsageOperations,
+    KeyStoreOperations,
+    MultiRegionOperations,
+):
     """The simulated AWS KMS of one lab: every account and Region in it."""
