@@ -11,20 +11,21 @@ re-exported by :mod:`kmslab.envelope`, which draws the tree.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import io
 import struct
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from .suite import IV_LENGTH, TAG_LENGTH, Suite
 
 __all__ = [
     "FINAL_FRAME_AAD",
     "FRAME_AAD",
-    "MAX_FRAME_LENGTH",
     "MAX_FRAMES",
+    "MAX_FRAME_LENGTH",
     "PROVIDER_ID_KMS",
     "PUBLIC_KEY_FIELD",
     "SEQUENCE_NUMBER_END",
@@ -45,11 +46,13 @@ __all__ = [
     "Region",
     "TruncatedMessageError",
     "UnsupportedMessageError",
+    "before_final",
     "body_aad",
     "decode_context",
     "encode_context",
     "map_message",
     "parse_header",
+    "readinto_of",
     "serialize_header_body",
     "walk_body",
 ]
@@ -112,6 +115,7 @@ SINGLE_BLOCK_AAD = b"AWSKMSEncryptionClient Single Block"
 MAX_FRAME_LENGTH = 2**31 - 1  # the AWS Encryption SDK's limit (the format allows 2^32 - 1)
 MAX_FRAMES = 2**32 - 1
 MAX_NON_FRAMED_LENGTH = 2**36 - 32
+_READ_SIZE = 1 << 20  # the reader's usual read from the stream
 _U16 = struct.Struct(">H")
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -274,7 +278,9 @@ def serialize_header_body(header: Header) -> bytes:
     suite = header.suite
     if suite.message_version == 2:
         if len(header.message_id) != 32 or len(header.commitment) != suite.spec.suite_data_length:
-            raise InvalidParameterError("a version 2 header needs a 32-byte message id and commit key")
+            raise InvalidParameterError(
+                "a version 2 header needs a 32-byte message id and commit key"
+            )
         start = bytes((2,)) + _U16.pack(suite.value) + header.message_id
         end = bytes((header.content_type,)) + _U32.pack(header.frame_length) + header.commitment
     else:
@@ -327,72 +333,123 @@ def _hex(data: bytes, limit: int = 16) -> str:
     return text + ("…" if len(data) > limit else "") + f" ({len(data)} bytes)"
 
 
-class MessageReader:
-    """Reads a message from a binary stream, counting offsets; short data is a truncation."""
+def readinto_of(stream: IO[bytes]) -> Callable[[memoryview], int | None]:
+    """``stream.readinto``, or an emulation for streams that only have ``read``."""
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        return readinto  # type: ignore[no-any-return]
 
-    def __init__(self, stream: BinaryIO, offset: int = 0) -> None:
+    def emulate(view: memoryview) -> int:
+        data = stream.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+    return emulate
+
+
+class MessageReader:
+    """Reads a message from a binary stream through its own buffer, counting offsets.
+
+    Reads from the stream are large (up to 1 MiB, or four of the largest piece asked for), and
+    :meth:`view` hands out pieces of the buffer without copying, so a frame costs no system call
+    of its own whatever its size. A view is valid until the next call on the reader. The reader
+    may read past the end of the message, into what follows it in the stream; ``at_end`` says
+    whether anything does. Data that ends early raises :class:`TruncatedMessageError`.
+    """
+
+    def __init__(self, stream: IO[bytes], offset: int = 0) -> None:
         self._stream = stream
+        self._readinto = readinto_of(stream)
+        self._buffer = bytearray(1 << 14)
+        self._view = memoryview(self._buffer)
+        self._lo = 0  # next unread byte in the buffer
+        self._hi = 0  # end of the buffered bytes
+        self._pulled = 0  # bytes read from the stream so far
         self.offset = offset
         self.regions: list[Region] | None = None
 
-    def exact(self, n: int, what: str) -> bytes:
-        data = self._stream.read(n)
-        if len(data) < n:
-            chunks = [data]
-            got = len(data)
-            while got < n:
-                more = self._stream.read(n - got)
-                if not more:
-                    self.offset += got
-                    raise TruncatedMessageError(
-                        f"the message ends inside the {what} (offset {self.offset})"
-                    )
-                chunks.append(more)
-                got += len(more)
-            data = b"".join(chunks)
-        self.offset += n
-        return data
-
-    def into(self, view: memoryview, what: str) -> None:
-        """Fill ``view`` completely."""
-        n = len(view)
-        got = self._stream.readinto(view) or 0
-        while got < n:
-            more = self._stream.readinto(view[got:])
-            if not more:
-                self.offset += got
+    def _refill(self, n: int, what: str, missing: str | None) -> None:
+        """Make at least ``n`` bytes available from ``_lo``."""
+        size = len(self._buffer)
+        kept = self._hi - self._lo
+        grow = 4 * n > size or (self._pulled >= 4 * size and size < _READ_SIZE)
+        if grow or self._lo:
+            new_size = max(4 * n, min(_READ_SIZE, 4 * size)) if grow else size
+            target = bytearray(new_size) if grow else self._buffer
+            target[:kept] = bytes(self._view[self._lo : self._hi])
+            if grow:
+                self._buffer, self._view = target, memoryview(target)
+            self._lo, self._hi = 0, kept
+        while self._hi - self._lo < n:
+            got = self._readinto(self._view[self._hi :])
+            if not got:
+                available = self._hi - self._lo
+                if not available and missing:
+                    raise TruncatedMessageError(f"{missing} (offset {self.offset})")
                 raise TruncatedMessageError(
-                    f"the message ends inside the {what} (offset {self.offset})"
+                    f"the message ends inside the {what} (offset {self.offset + available})"
                 )
-            got += more
+            self._hi += got
+            self._pulled += got
+
+    def view(self, n: int, what: str, missing: str | None = None) -> memoryview:
+        """The next ``n`` bytes, as a view valid until the next call on this reader.
+
+        ``missing`` is the error message when nothing at all is left.
+        """
+        if self._hi - self._lo < n:
+            self._refill(n, what, missing)
+        lo = self._lo
+        self._lo = lo + n
         self.offset += n
+        return self._view[lo : lo + n]
+
+    def exact(self, n: int, what: str) -> bytes:
+        return bytes(self.view(n, what))
+
+    def into(self, target: memoryview, what: str, missing: str | None = None) -> None:
+        """Fill ``target`` with the next ``len(target)`` bytes."""
+        target[:] = self.view(len(target), what, missing)
 
     def skip(self, n: int, what: str) -> None:
+        """Pass over ``n`` bytes (seeking where the stream can)."""
+        buffered = min(n, self._hi - self._lo)
+        self._lo += buffered
+        self.offset += buffered
+        left = n - buffered
+        if not left:
+            return
         seekable = False
-        try:
+        with contextlib.suppress(AttributeError, OSError):
             seekable = self._stream.seekable()
-        except (AttributeError, OSError):
-            pass
         if seekable:
             here = self._stream.tell()
             end = self._stream.seek(0, io.SEEK_END)
-            if end - here < n:
+            if end - here < left:
                 self.offset += end - here
                 raise TruncatedMessageError(
                     f"the message ends inside the {what} (offset {self.offset})"
                 )
-            self._stream.seek(here + n)
-            self.offset += n
+            self._stream.seek(here + left)
+            self.offset += left
             return
-        left = n
         while left:
-            self.exact(min(left, 1 << 20), what)
-            left -= min(left, 1 << 20)
+            step = min(left, _READ_SIZE)
+            self.view(step, what)
+            left -= step
 
     def at_end(self) -> bool:
-        return not self._stream.read(1)
+        """True when nothing follows the bytes read so far."""
+        if self._hi > self._lo:
+            return False
+        self._lo = self._hi = 0
+        got = self._readinto(self._view[:1]) or 0
+        self._hi = got
+        return not got
 
-    def field(self, section: str, name: str, n: int, show: Callable[[bytes], str] | None = None) -> bytes:
+    def field(
+        self, section: str, name: str, n: int, show: Callable[[bytes], str] | None = None
+    ) -> bytes:
         start = self.offset
         data = self.exact(n, name)
         if self.regions is not None:
@@ -489,7 +546,9 @@ def parse_header(reader: MessageReader) -> ParsedHeader:
         commitment = b""
         if version == 2:
             n = suite.spec.suite_data_length
-            commitment = take("Algorithm Suite Data (commit key)", n, lambda b: b.hex()) if n else b""
+            commitment = (
+                take("Algorithm Suite Data (commit key)", n, lambda b: b.hex()) if n else b""
+            )
         if content_type is ContentType.FRAMED and not 0 < frame_length <= MAX_FRAME_LENGTH:
             raise MessageFormatError(f"frame length {frame_length} is out of range")
         if content_type is ContentType.NON_FRAMED and frame_length != 0:
@@ -532,7 +591,9 @@ def _context_regions(regions: list[Region], start: int, data: bytes) -> None:
     """Regions for the encryption context bytes (already decoded, so well-formed)."""
     if not data:
         return
-    regions.append(Region("header", "AAD: Key Value Pair Count", start, start + 2, str(_u16(data[:2]))))
+    regions.append(
+        Region("header", "AAD: Key Value Pair Count", start, start + 2, str(_u16(data[:2])))
+    )
     pos = 2
     pair = 0
     while pos < len(data):
@@ -580,8 +641,6 @@ def walk_body(
         AuthenticationError: a sequence number out of order (frames reordered, dropped or repeated).
         MessageFormatError: a frame longer than the frame length, or too many frames.
     """
-    chunk = bytearray(min(max(header.frame_length, 1), 1 << 20) + 64) if sink else bytearray()
-    view = memoryview(chunk)
 
     def fixed(n: int, what: str) -> bytes:
         data = reader.exact(n, what)
@@ -595,9 +654,8 @@ def walk_body(
             return
         left = n
         while left:
-            step = min(left, len(chunk))
-            reader.into(view[:step], what)
-            sink(view[:step])
+            step = min(left, _READ_SIZE)
+            sink(reader.view(step, what))
             left -= step
 
     if header.content_type is ContentType.NON_FRAMED:
@@ -612,7 +670,10 @@ def walk_body(
     expected = 1
     while True:
         start = reader.offset
-        (sequence,) = _U32.unpack(fixed(4, "frame sequence number"))
+        head = reader.view(4, "frame sequence number", before_final(expected))
+        (sequence,) = _U32.unpack(head)
+        if sink is not None:
+            sink(head)
         final = sequence == SEQUENCE_NUMBER_END
         if final:
             (sequence,) = _U32.unpack(fixed(4, "final frame sequence number"))
@@ -636,6 +697,11 @@ def walk_body(
         if expected == MAX_FRAMES:
             raise MessageFormatError("the message has more than 2^32 - 1 frames")
         expected += 1
+
+
+def before_final(expected: int) -> str:
+    done = f"after frame {expected - 1}" if expected > 1 else "after its header"
+    return f"the message ends {done}, before its final frame"
 
 
 # -- the map ------------------------------------------------------------------------------------
@@ -686,7 +752,8 @@ class MessageMap:
             "message_id": h.message_id.hex(),
             "encryption_context": dict(h.encryption_context),
             "encrypted_data_keys": [
-                {"provider_id": e.provider_id, "provider_info": e.key_arn} for e in h.encrypted_data_keys
+                {"provider_id": e.provider_id, "provider_info": e.key_arn}
+                for e in h.encrypted_data_keys
             ],
             "frame_length": h.frame_length,
             "frame_count": self.frame_count,
@@ -733,7 +800,7 @@ def _frame_regions(info: FrameInfo, framed: bool) -> list[Region]:
     return out
 
 
-def map_message(stream: BinaryIO, max_frames: int | None = 16) -> MessageMap:
+def map_message(stream: IO[bytes], max_frames: int | None = 16) -> MessageMap:
     """Map a message read from ``stream`` (see :class:`MessageMap`).
 
     Raises:

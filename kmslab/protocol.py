@@ -473,6 +473,9 @@ class JsonProtocol:
                     raise ValidationException(_null_members(op, missing))
                 service.run_due(now)
                 call = Call(principal, region, now, op.name, params=kwargs)
+                quota = getattr(self, "quota", None)  # kmslab.quota.RequestQuota: set_quota()
+                if quota is not None:  # simulated request quota: ThrottlingException when empty
+                    quota.take(principal.account, region, op.name, now)
                 with service.store.transaction():
                     if op.name in ACCOUNT_OPERATIONS:
                         service.authorize_account_operation(call)

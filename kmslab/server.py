@@ -110,6 +110,11 @@ class KmsRequestHandler(tornado.web.RequestHandler):
         self.finish(json.dumps({"__type": code, "message": self._reason}))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, tornado.web.HTTPError):
+            # A client mistake tornado caught (405 for PUT, ...): write_error answers it; it
+            # is not a server fault, so no traceback on the learner's terminal.
+            log.debug("%s %s: %s", self.request.method, self.request.uri, value)
+            return
         log.error("kmslab server error", exc_info=(typ, value, tb))
 
 

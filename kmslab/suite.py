@@ -4,26 +4,26 @@ The table is the specification's ``framework/algorithm-suites.md`` ("Supported A
 "Algorithm Suites Encryption Key Derivation Settings", "Algorithm Suites Signature Settings"); the
 key schedule is ``framework/transitive-requirements.md`` ("HKDF encryption key", "HKDF commit key"):
 
-=======  ===================================================  =======  =====  ============  ==========
-id       name                                                 version  key    KDF           signature
-=======  ===================================================  =======  =====  ============  ==========
-0x0014   AES_128_GCM_IV12_TAG16                               1        16     identity      -
-0x0046   AES_192_GCM_IV12_TAG16                               1        24     identity      -
-0x0078   AES_256_GCM_IV12_TAG16                               1        32     identity      -
-0x0114   AES_128_GCM_IV12_TAG16_HKDF_SHA256                   1        16     HKDF-SHA256   -
-0x0146   AES_192_GCM_IV12_TAG16_HKDF_SHA256                   1        24     HKDF-SHA256   -
-0x0178   AES_256_GCM_IV12_TAG16_HKDF_SHA256                   1        32     HKDF-SHA256   -
-0x0214   AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256        1        16     HKDF-SHA256   P-256
-0x0346   AES_192_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384        1        24     HKDF-SHA384   P-384
-0x0378   AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384        1        32     HKDF-SHA384   P-384
-0x0478   AES_256_GCM_HKDF_SHA512_COMMIT_KEY                   2        32     HKDF-SHA512   -
-0x0578   AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384        2        32     HKDF-SHA512   P-384
-=======  ===================================================  =======  =====  ============  ==========
+======  =============================================  =======  ===  ===========  =========
+id      name                                           version  key  KDF          signature
+======  =============================================  =======  ===  ===========  =========
+0x0014  AES_128_GCM_IV12_TAG16                         1        16   identity     -
+0x0046  AES_192_GCM_IV12_TAG16                         1        24   identity     -
+0x0078  AES_256_GCM_IV12_TAG16                         1        32   identity     -
+0x0114  AES_128_GCM_IV12_TAG16_HKDF_SHA256             1        16   HKDF-SHA256  -
+0x0146  AES_192_GCM_IV12_TAG16_HKDF_SHA256             1        24   HKDF-SHA256  -
+0x0178  AES_256_GCM_IV12_TAG16_HKDF_SHA256             1        32   HKDF-SHA256  -
+0x0214  AES_128_GCM_IV12_TAG16_HKDF_SHA256_ECDSA_P256  1        16   HKDF-SHA256  P-256
+0x0346  AES_192_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384  1        24   HKDF-SHA384  P-384
+0x0378  AES_256_GCM_IV12_TAG16_HKDF_SHA384_ECDSA_P384  1        32   HKDF-SHA384  P-384
+0x0478  AES_256_GCM_HKDF_SHA512_COMMIT_KEY             2        32   HKDF-SHA512  -
+0x0578  AES_256_GCM_HKDF_SHA512_COMMIT_KEY_ECDSA_P384  2        32   HKDF-SHA512  P-384
+======  =============================================  =======  ===  ===========  =========
 
 All use AES-GCM with a 12-byte IV and a 16-byte tag. kmslab reads every suite and writes only the
 two committing ones (0x0478, 0x0578), as the specification recommends.
 
-Key schedule (``data_key`` is the plaintext data key KMS returned; ``suite_id`` two bytes, big-endian):
+Key schedule (``data_key``: the plaintext data key from KMS; ``suite_id``: two bytes, big-endian):
 
 * version 2, committing: encryption key = HKDF-SHA512(ikm=data_key, salt=message_id (32 bytes),
   info=suite_id || b"DERIVEKEY", L=32); commit key = HKDF-SHA512(ikm=data_key, salt=message_id,
@@ -40,8 +40,8 @@ the AWS Encryption SDK for Python, normalised to a fixed length (103 bytes for P
 ``s`` with ``n - s`` when needed (both are valid signatures).
 
 This is the only kmslab module besides :mod:`kmslab.crypto` that imports pyca/cryptography: the
-streaming AES-GCM (``encrypt_into``/``decrypt_into``), HKDF ``derive_into`` and ECDSA that the message
-format needs are not (yet) offered by ``crypto.py``.
+preallocated AES-GCM (``encrypt_into``/``decrypt_into``), HKDF ``derive_into`` and ECDSA that the
+message format needs are not (yet) offered by ``crypto.py``.
 
 Secrets: derived keys are written into bytearrays with ``derive_into`` and overwritten as soon as
 the AES-GCM object holding its own copy is built. Nothing here logs or formats key bytes.
@@ -63,6 +63,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
     encode_dss_signature,
 )
+from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
@@ -78,6 +79,7 @@ __all__ = [
     "Verifier",
     "commitment_key",
     "encryption_cipher",
+    "streaming_decryptor",
 ]
 
 IV_LENGTH = 12
@@ -173,7 +175,9 @@ _P256 = ("secp256r1", "sha256", 71)
 _P384 = ("secp384r1", "sha384", 103)
 
 
-def _signed(version: int, key: int, kdf: str, curve: tuple[str, str, int], commit: bool = False) -> SuiteSpec:
+def _signed(
+    version: int, key: int, kdf: str, curve: tuple[str, str, int], commit: bool = False
+) -> SuiteSpec:
     return SuiteSpec(version, key, kdf, commit, curve[0], curve[1], curve[2])
 
 
@@ -207,8 +211,29 @@ _ORDERS = {
 }
 
 
+def _derive(suite: Suite, data_key: bytearray, message_id: bytes) -> bytearray:
+    """The encryption key, in a bytearray the caller overwrites after use."""
+    spec = suite.spec
+    if len(data_key) != spec.key_length:
+        raise ValueError(
+            f"the data key is {len(data_key)} bytes; "
+            f"suite 0x{suite.value:04X} needs {spec.key_length}"
+        )
+    derived = bytearray(spec.key_length)
+    if spec.kdf_hash is None:
+        derived[:] = data_key
+        return derived
+    if spec.committing:
+        salt: bytes | None = message_id
+        info = struct.pack(">H", suite.value) + _DERIVE_LABEL
+    else:
+        salt, info = None, struct.pack(">H", suite.value) + message_id
+    HKDF(_HASHES[spec.kdf_hash](), spec.key_length, salt, info).derive_into(data_key, derived)
+    return derived
+
+
 def encryption_cipher(suite: Suite, data_key: bytearray, message_id: bytes) -> AESGCM:
-    """The AES-GCM object for the header tag and the body, from the plaintext data key.
+    """The AES-GCM object for the header tag and the frames, from the plaintext data key.
 
     The derived key lives only in a bytearray that is overwritten before returning (the AESGCM
     object keeps its own copy inside OpenSSL).
@@ -216,24 +241,25 @@ def encryption_cipher(suite: Suite, data_key: bytearray, message_id: bytes) -> A
     Raises:
         ValueError: a data key of the wrong length for the suite.
     """
-    spec = suite.spec
-    if len(data_key) != spec.key_length:
-        raise ValueError(
-            f"the data key is {len(data_key)} bytes; suite 0x{suite.value:04X} needs {spec.key_length}"
-        )
-    if spec.kdf_hash is None:
-        return AESGCM(data_key)
-    if spec.committing:
-        salt: bytes | None = message_id
-        info = struct.pack(">H", suite.value) + _DERIVE_LABEL
-    else:
-        salt, info = None, struct.pack(">H", suite.value) + message_id
-    derived = bytearray(spec.key_length)
+    derived = _derive(suite, data_key, message_id)
     try:
-        HKDF(_HASHES[spec.kdf_hash](), spec.key_length, salt, info).derive_into(data_key, derived)
         return AESGCM(derived)
     finally:
         derived[:] = bytes(len(derived))
+
+
+def streaming_decryptor(
+    suite: Suite, data_key: bytearray, message_id: bytes, iv: bytes, aad: bytes
+) -> AEADDecryptionContext:
+    """An incremental AES-GCM decryptor (``update_into`` then ``finalize_with_tag``) for the
+    non-framed body, whose single block may be far larger than memory."""
+    derived = _derive(suite, data_key, message_id)
+    try:
+        decryptor = Cipher(algorithms.AES(derived), modes.GCM(iv)).decryptor()
+    finally:
+        derived[:] = bytes(len(derived))
+    decryptor.authenticate_additional_data(aad)
+    return decryptor
 
 
 def commitment_key(suite: Suite, data_key: bytearray, message_id: bytes) -> bytes:
