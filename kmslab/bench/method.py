@@ -88,8 +88,15 @@ def _capped(
                 stop.set()
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmslab-bench") as pool:
-        for future in [pool.submit(one, i) for i in range(total)]:
-            future.result()
+        futures = [pool.submit(one, i) for i in range(total)]
+        try:
+            for future in futures:
+                future.result()
+        except BaseException:  # Ctrl-C or a failed call: do not run the queued calls
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise
     seconds = time.perf_counter() - start
     _check(cancel)
     # Threads finish out of order: keep the calls made, as a prefix is not guaranteed.

@@ -488,11 +488,6 @@ class Job:
         results: Results = self._box["results"]
         return results
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - needs a notebook front end
-        display = getattr(self.progress, "_ipython_display_", None)
-        if display is not None:
-            display()
-
 
 def start(plan: Plan | None = None, *, progress: Progress | None = None, **kwargs: Any) -> Job:
     """Run :func:`run` in a background thread; returns at once with a :class:`Job`.
@@ -500,9 +495,13 @@ def start(plan: Plan | None = None, *, progress: Progress | None = None, **kwarg
     In a notebook, the job displays a progress bar with a Cancel button (button clicks reach
     the kernel only while no cell is running, hence the thread); ``job.result()`` waits.
     """
-    from kmslab.progress import progress_bar
+    from kmslab.progress import WidgetProgress, progress_bar
 
     bar = progress or progress_bar()
+    if isinstance(bar, WidgetProgress):  # in a notebook: show the bar and its Cancel button
+        from IPython.display import display
+
+        display(bar.widget)  # type: ignore[no-untyped-call]
     box: dict[str, Any] = {}
 
     def work() -> None:

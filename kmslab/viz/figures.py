@@ -78,10 +78,14 @@ def time_figure(records: list[Record], operation: str = "encrypt") -> Figure:
 def speedup_figure(records: list[Record], operation: str = "encrypt") -> Figure:
     rtts = sorted({r.simulated_rtt_ms for r in records})
     figure = Figure(figsize=(4.8 * len(rtts) + 0.6, 4.6), layout="constrained")
-    axes = figure.subplots(1, len(rtts), squeeze=False, sharey=True)
+    axes = figure.subplots(1, len(rtts), squeeze=False)
     for col, rtt in enumerate(rtts):
         plot_speedup(axes[0][col], records, simulated_rtt_ms=rtt, operation=operation, legend=False)
-        axes[0][col].tick_params(labelleft=True)
+    # The same decades on every panel, so that they compare at a glance.
+    low = min(ax.get_ylim()[0] for ax in axes.flat)
+    high = max(ax.get_ylim()[1] for ax in axes.flat)
+    for ax in axes.flat:
+        ax.set_ylim(low, high)
     _figure_legend(figure, axes.flat, ncol=3)
     figure.suptitle(f"How many times faster envelope encryption is\n{SIMULATED}", fontsize=11)
     return figure

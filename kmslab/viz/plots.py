@@ -17,7 +17,7 @@ from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullLocator
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullLocator
 
 from kmslab.bench.record import CHUNK_BYTES, Record, speedups
 
@@ -161,6 +161,10 @@ def _size_axis(ax: Axes, sizes: Iterable[float]) -> None:
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: format_size(v)))
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_xlim(ticks[0] / 1.6, ticks[-1] * 1.6)
+        span = math.log2(ticks[-1] / ticks[0])
+        gaps = [math.log2(b / a) for a, b in itertools.pairwise(ticks)]
+        if span and min(gaps) / span < 0.2:  # e.g. 16 MiB and 64 MiB after 4 KiB: tilt
+            ax.tick_params(axis="x", labelrotation=35, labelsize=9)
     ax.set_xlabel("data size (log scale)")
 
 
@@ -170,9 +174,9 @@ def _tick_seconds(value: float, _pos: object = None) -> str:
         return f"{value * 1e6:g} µs"
     if value < 1:
         return f"{value * 1e3:g} ms"
-    if value < 120:
-        return f"{value:g} s"
-    return f"{value / 60:.3g} min"
+    if value < 600:
+        return f"{value:,.0f} s" if value >= 1 else f"{value:g} s"
+    return f"{value:,.0f} s ({value / 60:,.0f} min)"
 
 
 def _tick_bytes(value: float, _pos: object = None) -> str:
@@ -228,7 +232,7 @@ def plot_time_vs_size(
     _size_axis(ax, (r.size for r in chosen))
     _seconds_axis(ax, f"time to {operation} (log scale)")
     name = BACKEND_STYLE.get(backend or "", ("", "", backend))[2]
-    ax.set_title(f"{name}, {_rtt_text(rtt)}", fontsize=10)
+    ax.set_title(f"{name}\n{_rtt_text(rtt)}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     if any_extrapolated:
         handles.append(_extrapolated_proxy())
@@ -357,6 +361,22 @@ def plot_speedup(
             0, Line2D([], [], color=OKABE_ITO["grey"], ls=":", label="number of 4 KiB chunks")
         )
         drawn.append(ax.axhline(1.0, color=OKABE_ITO["grey"], lw=0.8, zorder=0))
+        drawn.append(
+            ax.annotate(
+                "1x: no faster",
+                (0.99, 1.0),
+                xycoords=("axes fraction", "data"),
+                xytext=(0, -3),
+                textcoords="offset points",
+                ha="right",
+                va="top",
+                fontsize=8,
+                color="#555555",
+            )
+        )
+        ratios = [s.ratio for s in rows if math.isfinite(s.ratio) and s.ratio > 0]
+        if ratios:  # whole decades, so that the values can be read off a labelled gridline
+            ax.set_ylim(nice_floor(min([*ratios, 1.0])), nice_ceiling(max(ratios) * 1.05))
     if extrapolated:
         handles.append(_extrapolated_proxy())
     _size_axis(ax, sizes)
@@ -365,7 +385,7 @@ def plot_speedup(
         f"speed-up: {baseline} time / envelope time (log scale)",
         lambda v, _pos: f"{v:,.0f}x" if v >= 1 else f"{v:.2g}x",
     )
-    ax.set_title(f"Envelope vs {baseline}, {_rtt_text(simulated_rtt_ms)}", fontsize=10)
+    ax.set_title(f"Envelope vs {baseline}\n{_rtt_text(simulated_rtt_ms)}", fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
     return drawn + handles + _legend(ax, handles, legend)
 
@@ -431,7 +451,7 @@ def _bar_legend(ax: Axes, handles: Sequence[Artist], legend: Legend) -> list[Art
             ax.legend(
                 handles=handles,
                 loc="upper center",
-                bbox_to_anchor=(0.5, -0.22),
+                bbox_to_anchor=(0.5, -0.16),
                 ncol=3,
                 fontsize=8,
                 frameon=False,
@@ -458,15 +478,23 @@ def plot_throttling(ax: Axes, results: Iterable[Any], *, legend: Legend = "below
             edgecolor="white",
             height=0.6,
         )
-        verdict = f"done in {format_seconds(t.seconds)}" if t.finished else "FAILED: throttled"
+        if t.finished:
+            verdict = f"done in {format_seconds(t.seconds)}"
+        else:
+            verdict = f"FAILED: ThrottlingException after {ok} of {t.api_calls_needed} calls"
         drawn.append(ax.text(t.requests, i, f"  {verdict}", va="center", fontsize=9))
-    ax.set_yticks(range(len(rows)), [t.scenario for t in rows], fontsize=9)
+    ax.set_yticks(
+        range(len(rows)),
+        [f"{t.scenario}\n({t.api_calls_needed} calls needed)" for t in rows],
+        fontsize=9,
+    )
     ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("KMS requests sent (accepted + throttled)")
     quota = f"{rows[0].requests_per_second:g} requests/s, burst {rows[0].burst:g}" if rows else ""
     ax.set_title(f"Simulated request quota ({quota}): throttling and its remedies", fontsize=10)
     if rows:
-        ax.set_xlim(0, max(t.requests for t in rows) * 1.45 + 1)
+        ax.set_xlim(0, max(t.requests for t in rows) * 1.8 + 1)
     ax.grid(True, axis="x", alpha=0.3)
     if legend:
         handles = [
@@ -483,5 +511,10 @@ def plot_throttling(ax: Axes, results: Iterable[Any], *, legend: Legend = "below
 
 
 def nice_ceiling(value: float) -> float:
-    """The next power of ten at or above ``value`` (for shared log axes)."""
-    return 10 ** math.ceil(math.log10(value)) if value > 0 else 1.0
+    """The next power of ten at or above ``value`` (for log axes)."""
+    return float(10 ** math.ceil(math.log10(value))) if value > 0 else 1.0
+
+
+def nice_floor(value: float) -> float:
+    """The power of ten at or below ``value`` (for log axes)."""
+    return float(10 ** math.floor(math.log10(value))) if value > 0 else 1.0
