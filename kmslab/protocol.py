@@ -343,17 +343,20 @@ class Response:
         }
 
 
-def _has_blob(spec: Spec | None, seen: set[str] | None = None) -> bool:
+def _has_secret(spec: Spec | None, seen: set[str] | None = None) -> bool:
+    """Does a shape hold, anywhere inside, a blob (plaintext, ciphertext, key material) or a
+    member the model marks sensitive (a key store password, an XKS credential)? Such members
+    are never recorded on the trail."""
     if spec is None:
         return False
     seen = seen if seen is not None else set()
     if spec.name in seen:
         return False
     seen.add(spec.name)
-    if spec.type == "blob":
+    if spec.type == "blob" or spec.sensitive:
         return True
     subs = [m[3] for m in spec.members] + [s for s in (spec.member, spec.key, spec.value) if s]
-    return any(_has_blob(s, seen) for s in subs)
+    return any(_has_secret(s, seen) for s in subs)
 
 
 def _request_id() -> str:
@@ -415,7 +418,7 @@ class JsonProtocol:
                 _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
             )
             out_spec = _compile(om.output_shape, memo) if om.output_shape else None
-            logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_blob(sub)]
+            logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_secret(sub)]
             method = getattr(service, xform_name(op_name), None)
             self.operations[op_name] = Operation(
                 name=op_name,
@@ -424,7 +427,7 @@ class JsonProtocol:
                 input=in_spec,
                 output=out_spec,
                 logged=logged,
-                record_response=not _has_blob(out_spec)
+                record_response=not _has_secret(out_spec)
                 and not op_name.startswith(("Describe", "Get", "List")),
                 read_only=op_name.startswith(("Describe", "Get", "List")),
             )
