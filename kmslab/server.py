@@ -175,19 +175,22 @@ class RunningServer:
         """Put :attr:`env` into ``os.environ`` (what `!aws` cells in a notebook inherit)."""
         os.environ.update(self.env)
 
-    def client(self, principal: str | None = None) -> Any:
-        """A boto3 KMS client that talks to this server over HTTP."""
+    def client(
+        self, principal: str | None = None, region_name: str | None = None, **client_kwargs: Any
+    ) -> Any:
+        """A boto3 KMS client that talks to this server over HTTP, signed as ``principal``."""
         import boto3
 
-        who = self.lab.directory.find(principal)
+        who = self.lab.directory.signing_principal(principal)
         if who is None:
             raise ValueError(f"no principal {principal!r} in this lab")
         return boto3.session.Session().client(
             "kms",
-            region_name=self.region,
+            region_name=region_name or self.region,
             endpoint_url=self.endpoint,
             aws_access_key_id=who.access_key_id,
             aws_secret_access_key=who.secret_access_key,
+            **client_kwargs,
         )
 
     def stop(self) -> None:

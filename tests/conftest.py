@@ -58,15 +58,32 @@ def lab() -> Iterator[LocalKms]:
         yield shared
 
 
-@pytest.fixture(scope="module")
-def kms(lab: LocalKms) -> Any:
-    return lab.client()
+@pytest.fixture(scope="module", params=["in-process", "http"])
+def transport(request: pytest.FixtureRequest, lab: LocalKms) -> Iterator[Callable[..., Any]]:
+    """How the shared lab's clients reach it: answered in-process at botocore's before-send,
+    or over HTTP through `kmslab serve`'s server on a loopback port. Every test that uses the
+    ``kms``/``raw_kms`` clients runs both ways: the wire suite covers both transports."""
+    if request.param == "in-process":
+        yield lab.client
+        return
+    from kmslab.server import start
+
+    server = start(lab)
+    try:
+        yield server.client
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def raw_kms(lab: LocalKms) -> Any:
+def kms(transport: Callable[..., Any]) -> Any:
+    return transport()
+
+
+@pytest.fixture(scope="module")
+def raw_kms(transport: Callable[..., Any]) -> Any:
     """A client of the shared lab without botocore's client-side checks and retries."""
-    return lab.client(config=RAW)
+    return transport(config=RAW)
 
 
 @pytest.fixture
