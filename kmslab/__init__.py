@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
+#: Submodules reachable as attributes (``kmslab.course.start()``), imported on first use.
+_SUBMODULES = frozenset(
+    {"backend", "bench", "course", "envelope", "policy", "quiz", "server", "ui", "viz"}
+)
+
 __all__ = [
     "Clock",
     "KmsError",
@@ -49,4 +54,8 @@ def __getattr__(name: str) -> Any:
         from .check import check
 
         return check
+    if name in _SUBMODULES:  # kmslab.course, kmslab.envelope, ... without importing them eagerly
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'kmslab' has no attribute {name!r}")
