@@ -80,6 +80,9 @@ class LocalKms:
         self.service.restore_import_state(snapshot.docs)
         self.service.restore_grants(snapshot.docs.get("grant", {}))
         self.service.restore_custom_key_stores(snapshot.docs.get("custom_key_store", {}))
+        for arn, usage in snapshot.docs.get("last_usage", {}).items():
+            if arn in self.service.keys:
+                self.service.keys[arn].last_usage = usage
         self.service.reschedule()
         self.kms = JsonProtocol(self.service, self._record)
         # IAM and STS (query protocol) share the service's lock and store transactions.

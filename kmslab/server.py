@@ -31,6 +31,7 @@ import tornado.web
 
 from . import sigv4
 from .errors import (
+    InvalidSignatureException,
     KmsError,
     RequestEntityTooLargeException,
     UnknownOperationException,
@@ -75,6 +76,11 @@ class KmsRequestHandler(tornado.web.RequestHandler):
                     f"Request body is larger than {MAX_BODY_BYTES} bytes."
                 )
             cred = sigv4.parse_authorization(headers.get("Authorization"))
+            if cred.service != "kms":
+                # AWS's wording (JSON services), trailing space included.
+                raise InvalidSignatureException(
+                    "Credential should be scoped to correct service: 'kms'. "
+                )
             principal = self.lab.directory.by_access_key(cred.access_key_id)
             if principal is None:
                 raise UnrecognizedClientException(UNRECOGNIZED_TOKEN)
@@ -87,8 +93,6 @@ class KmsRequestHandler(tornado.web.RequestHandler):
                 headers=headers,
                 body=body,
             )
-            if cred.service != "kms":
-                raise UnknownOperationException(f"kmslab does not serve the {cred.service} API.")
             content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
             if content_type not in _JSON_TYPES:
                 raise UnknownOperationException("")

@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from urllib.parse import parse_qsl, quote
 
 from .errors import (
@@ -51,6 +52,21 @@ class Credential:
         return f"{self.date}/{self.region}/{self.service}/aws4_request"
 
 
+def _parse_amz_date(text: str) -> datetime:
+    """YYYYMMDDTHHMMSSZ, without strptime's cost."""
+    if len(text) != 16 or text[8] != "T" or text[15] != "Z":
+        raise ValueError(text)
+    return datetime(
+        int(text[0:4]),
+        int(text[4:6]),
+        int(text[6:8]),
+        int(text[9:11]),
+        int(text[11:13]),
+        int(text[13:15]),
+        tzinfo=UTC,
+    )
+
+
 def parse_authorization(value: str | None) -> Credential:
     """Raises MissingAuthenticationTokenException / IncompleteSignatureException."""
     if not value:
@@ -76,11 +92,17 @@ def parse_authorization(value: str | None) -> Credential:
     )
 
 
-def _signing_key(secret: str, cred: Credential) -> bytes:
-    k = hmac.new(("AWS4" + secret).encode(), cred.date.encode(), hashlib.sha256).digest()
-    for part in (cred.region, cred.service, "aws4_request"):
+@lru_cache(maxsize=256)
+def _derived_key(secret: str, date: str, region: str, service: str) -> bytes:
+    k = hmac.new(("AWS4" + secret).encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
         k = hmac.new(k, part.encode(), hashlib.sha256).digest()
     return k
+
+
+def _signing_key(secret: str, cred: Credential) -> bytes:
+    """The day's signing key (derived once per secret, date, Region and service)."""
+    return _derived_key(secret, cred.date, cred.region, cred.service)
 
 
 def _canonical_query(query: str) -> str:
@@ -113,7 +135,7 @@ def verify(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
         )
     try:
-        when = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        when = _parse_amz_date(amz_date)
     except ValueError:
         raise IncompleteSignatureException(f"Invalid X-Amz-Date: {amz_date}") from None
     now = now or datetime.now(UTC)

@@ -749,7 +749,9 @@ class ServiceBase:
             if failed:  # defensive: _used comes last, so a failed call never reaches it
                 continue
             usage["kms_request_id"] = usage["cloud_trail_event_id"] = request_id
-            self.store.save_key(key)
+            # A small document of its own: re-saving (and re-sealing) the whole key on every
+            # Encrypt would make each use of a persisted key a large write.
+            self.store.save_doc("last_usage", arn, usage)
 
 
 def _default_policy(account: str) -> str:
