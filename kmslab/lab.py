@@ -10,10 +10,6 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-import botocore.loaders
-import botocore.session
-
 from . import policy
 from .clock import Clock, ManualClock
 from .crypto import RandomSource
@@ -262,6 +258,8 @@ class LocalKms:
         For code that makes its own clients (the AWS Encryption SDK takes a botocore session:
         ``session._session`` or :meth:`botocore_session`).
         """
+        import boto3  # clients are made on demand: `import kmslab` stays light
+
         return boto3.session.Session(
             botocore_session=self.botocore_session(principal), region_name=region_name
         )
@@ -272,6 +270,8 @@ class LocalKms:
         who = self.directory.signing_principal(principal)
         if who is None:
             raise ValueError(f"no principal {principal!r} in this lab")
+        import botocore.session
+
         session = botocore.session.Session()
         # One model loader for every session: a new client then costs ~0.1 s, not ~0.4 s.
         session.register_component("data_loader", _shared_loader())
@@ -310,6 +310,8 @@ class LocalKms:
 @functools.cache
 def _shared_loader() -> Any:
     """botocore's data loader, shared: it caches the service models it has read."""
+    import botocore.loaders
+
     return botocore.loaders.create_loader()
 
 

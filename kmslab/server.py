@@ -218,6 +218,17 @@ class RunningServer:
         self.stop()
 
 
+def _http_server(lab: LocalKms) -> tornado.httpserver.HTTPServer:
+    # A client that never finishes its headers (say, a TLS hello sent to this plain-HTTP port
+    # by an https:// endpoint URL) is dropped after a minute instead of tornado's hour.
+    return tornado.httpserver.HTTPServer(
+        make_app(lab),
+        max_body_size=8 * MAX_BODY_BYTES,
+        idle_connection_timeout=60,
+        body_timeout=60,
+    )
+
+
 def _bind(host: str, port: int) -> list[socket.socket]:
     return tornado.netutil.bind_sockets(port, host, family=socket.AF_INET, reuse_port=False)
 
@@ -242,7 +253,7 @@ def start(
     def run() -> None:
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        server = tornado.httpserver.HTTPServer(make_app(lab), max_body_size=8 * MAX_BODY_BYTES)
+        server = _http_server(lab)
         server.add_sockets(sockets)
         holder["loop"], holder["server"] = loop, server
         ready.set()
@@ -265,7 +276,7 @@ def serve_forever(
     bound = sockets[0].getsockname()[1]
 
     async def main() -> None:
-        server = tornado.httpserver.HTTPServer(make_app(lab), max_body_size=8 * MAX_BODY_BYTES)
+        server = _http_server(lab)
         server.add_sockets(sockets)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
