@@ -187,17 +187,16 @@ def grant_allows(
 
 
 def may_retire(grant: Grant, principal_arn: str) -> bool:
-    """May ``principal_arn`` call RetireGrant on ``grant``? Its retiring principal may; so may
-    the grantee if the grant allows RetireGrant, and the account in which the grant was created
-    (the key's account)."""
+    """May ``principal_arn`` call RetireGrant on ``grant`` by virtue of the grant itself? Its
+    retiring principal may, and so may the grantee if the grant allows RetireGrant. (The
+    account in which the grant was created may too, but that is a policy decision: its
+    principals need kms:RetireGrant from the key policy or IAM, which the caller checks.)"""
     if grant.retiring_principal is not None and principal_matches(
         grant.retiring_principal, principal_arn
     ):
         return True
-    if (
+    return (
         "RetireGrant" in grant.operations
         and grant.grantee_principal is not None
         and principal_matches(grant.grantee_principal, principal_arn)
-    ):
-        return True
-    return _account_of(principal_arn) == grant.key_account
+    )

@@ -247,3 +247,39 @@ def test_cross_account_use_needs_both_sides() -> None:
         ),
     )
     assert carol.encrypt(KeyId=arn, Plaintext=b"x")["KeyId"] == arn
+
+
+def test_only_the_grant_or_the_policies_let_someone_retire_a_grant(scenario: Any) -> None:
+    lab, key_id = scenario
+    admin = lab.client()
+    grant = admin.create_grant(KeyId=key_id, GranteePrincipal=USER, Operations=["Decrypt"])
+    mallory = lab.client(principal="outsider")  # same account, no policy mentions it
+    code, _ = code_of(mallory.retire_grant, KeyId=key_id, GrantId=grant["GrantId"])
+    assert code == "AccessDeniedException"
+    assert len(admin.list_grants(KeyId=key_id)["Grants"]) == 1
+    admin.retire_grant(KeyId=key_id, GrantId=grant["GrantId"])  # the account's root user
+    assert admin.list_grants(KeyId=key_id)["Grants"] == []
+
+
+def test_explain_agrees_with_the_service_across_accounts() -> None:
+    lab = kmslab.LocalKms(seed=6)
+    lab.directory.account(OTHER)
+    owner = lab.client()
+    arn = owner.create_key()["KeyMetadata"]["Arn"]
+    policy = json.loads(owner.get_key_policy(KeyId=arn, PolicyName="default")["Policy"])
+    policy["Statement"].append(
+        {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    )
+    owner.put_key_policy(KeyId=arn, PolicyName="default", Policy=json.dumps(policy))
+    other = f"arn:aws:iam::{OTHER}:root"
+    assert lab.explain(other, "kms:Encrypt", arn)
+    verdict = lab.explain(other, "kms:DisableKey", arn)
+    assert not verdict and "never allowed on a key of another account" in str(verdict)
+    assert code_of(lab.client(principal=other).disable_key, KeyId=arn)[0] == (
+        "AccessDeniedException"
+    )

@@ -753,7 +753,8 @@ def test_may_retire() -> None:
     g = pure(retiring_principal=ROLE, operations=("Decrypt",), grantee_principal=OTHER_ROOT)
     assert may_retire(g, ROLE)
     assert may_retire(g, f"arn:aws:sts::{ACCOUNT}:assumed-role/Reader/s")
-    assert may_retire(g, f"arn:aws:iam::{ACCOUNT}:root")  # the key's account
+    # The key's account may retire it only through its policies (checked by the service).
+    assert not may_retire(g, f"arn:aws:iam::{ACCOUNT}:user/mallory")
     assert not may_retire(g, OTHER_ROOT)  # grantee, but RetireGrant is not granted
     assert may_retire(pure(grantee_principal=OTHER_ROOT), OTHER_ROOT)
     assert not may_retire(g, f"arn:aws:iam::{THIRD_ACCOUNT}:root")

@@ -342,12 +342,6 @@ class ServiceBase:
                 the kms:Encrypt action").
         """
         action = action or call.operation
-        if key.account != call.account and action not in CROSS_ACCOUNT_ACTIONS:
-            raise AccessDeniedException(
-                f"User: {call.principal.arn} is not authorized to perform: kms:{action} on "
-                f"resource: {key.arn} because no resource-based policy allows the "
-                f"kms:{action} action"
-            )
         decision = self.decide(call, action, key.arn, key.policy, key=key, key_account=key.account)
         if not decision:
             raise AccessDeniedException(decision.denial)
@@ -698,6 +692,19 @@ class ServiceBase:
         key_account: str | None = None,
         context: dict[str, str] | None = None,
     ) -> policy.Decision:
+        if key is not None and key.account != call.account and action not in CROSS_ACCOUNT_ACTIONS:
+            never = policy.Request(self.caller(call.principal), f"kms:{action}", resource)
+            return policy.Decision(
+                False,
+                never,
+                (
+                    f"kms:{action} is never allowed on a key of another account, whatever the "
+                    "policies say",
+                ),
+                f"User: {call.principal.arn} is not authorized to perform: kms:{action} on "
+                f"resource: {resource} because no resource-based policy allows the "
+                f"kms:{action} action",
+            )
         request = policy.Request(
             caller=self.caller(call.principal),
             action=f"kms:{action}",

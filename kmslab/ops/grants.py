@@ -429,7 +429,7 @@ class GrantOperations(ServiceBase):
         owner = self.keys.get(grant.key_arn)
         if owner is not None:
             check_state("RetireGrant", owner)
-        if not may_retire(grant, call.principal.arn):
+        if not may_retire(grant, call.principal.arn) and not self._account_may_retire(call, grant):
             raise AccessDeniedException(
                 f"User: {call.principal.arn} is not authorized to perform: kms:RetireGrant on "
                 f"resource: {grant.key_arn} because the grant does not allow it"
@@ -437,6 +437,17 @@ class GrantOperations(ServiceBase):
         self._dry_run(dry_run)
         self._drop_grant(grant)
         return {}
+
+    def _account_may_retire(self, call: Call, grant: Grant) -> bool:
+        """The grant's account may retire it: its root user, or a principal the key policy and
+        IAM allow kms:RetireGrant."""
+        owner = self.keys.get(grant.key_arn)
+        if owner is None or call.account != owner.account:
+            return False
+        decision = self.decide(
+            call, "RetireGrant", owner.arn, owner.policy, key=owner, key_account=owner.account
+        )
+        return decision.allowed
 
     def revoke_grant(
         self, call: Call, key_id: str, grant_id: str, dry_run: bool | None = None
