@@ -38,6 +38,14 @@ MOTO_LACKS: dict[str, str] = {
     "multi_region_decrypt": "a replica cannot decrypt the primary's ciphertext",
     "grants": "grants are stored but not enforced",
     "deletion_window": "the 7-30 day deletion window is not enforced",
+    "aws_managed_keys": "alias/aws/* keys are ordinary customer keys that anyone may use directly",
+    "rsa_limits": "RSA Encrypt is not real RSA-OAEP and has no plaintext limit",
+    "digest_signing": "Sign ignores MessageType DIGEST (it hashes the digest again) and checks "
+    "no digest length",
+    "rsa_pss": "RSASSA-PSS signs with the longest salt, not the digest-length salt AWS uses, so "
+    "its signatures do not verify outside AWS",
+    "rsa_oaep_decrypt": "an RSA key cannot decrypt RSA-OAEP ciphertext made with its public key",
+    "mac_algorithm_check": "GenerateMac accepts any MAC algorithm with any HMAC key spec",
 }
 
 

@@ -16,7 +16,7 @@ import hmac
 import os
 import struct
 import threading
-from functools import cache
+from functools import cache, lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -195,7 +195,10 @@ def generate_private_key(spec: str) -> bytes:
     raise UnsupportedPrimitive(spec)
 
 
+@lru_cache(maxsize=256)
 def _load_private(der: bytes) -> Any:
+    # Cached: pyca checks an RSA key's consistency on every load, which costs ~0.3 s for
+    # RSA_4096 and made each Encrypt/Sign that slow. The first load still runs the check.
     return _asym().serialization.load_der_private_key(der, password=None)
 
 

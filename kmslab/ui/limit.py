@@ -36,9 +36,10 @@ class Attempt:
 class LimitModel:
     """Encrypt ``n`` bytes under ``key_id`` and say what happened."""
 
-    def __init__(self, kms: Any, key_id: str) -> None:
+    def __init__(self, kms: Any, key_id: str, algorithm: str | None = None) -> None:
         self.kms = kms
         self.key_id = key_id
+        self.algorithm = algorithm  # EncryptionAlgorithm, required for RSA keys
         self.history: list[Attempt] = []
 
     @property
@@ -47,7 +48,10 @@ class LimitModel:
 
     def try_size(self, size: int) -> Attempt:
         try:
-            out = self.kms.encrypt(KeyId=self.key_id, Plaintext=b"x" * size)
+            params: dict[str, Any] = {"KeyId": self.key_id, "Plaintext": b"x" * size}
+            if self.algorithm is not None:
+                params["EncryptionAlgorithm"] = self.algorithm
+            out = self.kms.encrypt(**params)
             attempt = Attempt(size, True, "OK", "", len(out["CiphertextBlob"]))
         except ClientError as exc:
             err = exc.response["Error"]
@@ -57,12 +61,14 @@ class LimitModel:
 
 
 class LimitView:
-    def __init__(self, model: LimitModel, start: int = ENCRYPT_LIMIT) -> None:
+    def __init__(
+        self, model: LimitModel, start: int = ENCRYPT_LIMIT, maximum: int = 2 * ENCRYPT_LIMIT
+    ) -> None:
         self.model = model
         self.slider = widgets.IntSlider(
             value=start,
             min=1,
-            max=2 * ENCRYPT_LIMIT,
+            max=maximum,
             step=1,
             description="Plaintext bytes",
             continuous_update=False,
