@@ -46,6 +46,7 @@ MOTO_LACKS: dict[str, str] = {
     "its signatures do not verify outside AWS",
     "rsa_oaep_decrypt": "an RSA key cannot decrypt RSA-OAEP ciphertext made with its public key",
     "mac_algorithm_check": "GenerateMac accepts any MAC algorithm with any HMAC key spec",
+    "request_quotas": "there are no request quotas: KMS calls are never throttled",
 }
 
 

@@ -270,9 +270,7 @@ class LocalKms:
         who = self.directory.signing_principal(principal)
         if who is None:
             raise ValueError(f"no principal {principal!r} in this lab")
-        import botocore.session
-
-        session = botocore.session.Session()
+        session = isolated_botocore_session()
         # One model loader for every session: a new client then costs ~0.1 s, not ~0.4 s.
         session.register_component("data_loader", _shared_loader())
         session.set_credentials(who.access_key_id, who.secret_access_key)
@@ -308,6 +306,22 @@ class LocalKms:
 
 
 @functools.cache
+def isolated_botocore_session() -> Any:
+    """A botocore Session that reads nothing of the learner's AWS configuration: no profile
+    (an AWS_PROFILE naming a missing profile would otherwise fail), no config or credentials
+    file, no configured endpoint URLs. For lab and mock clients only; real AWS uses the
+    learner's own configuration."""
+    import botocore.session
+
+    session = botocore.session.Session()
+    session.set_config_variable("config_file", os.devnull)
+    session.set_config_variable("credentials_file", os.devnull)
+    # The config store's override (not a session variable, where None means "unset").
+    session.get_component("config_store").set_config_variable("profile", None)
+    session.set_config_variable("ignore_configured_endpoint_urls", True)
+    return session
+
+
 def _shared_loader() -> Any:
     """botocore's data loader, shared: it caches the service models it has read."""
     import botocore.loaders
