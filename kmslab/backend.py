@@ -177,15 +177,13 @@ def _client(
 ) -> Any:
     import boto3
 
-    # A fresh session: nothing is read from, or left in, boto3's default session; a lab or
-    # mock session (credentials given) ignores the learner's AWS configuration altogether.
-    from kmslab.lab import isolated_botocore_session
-
+    # A fresh session: nothing is read from, or left in, boto3's default session. (moto's
+    # mock hooks into sessions made the usual way, so this one is not isolated from the
+    # learner's AWS configuration as kmslab's own sessions are.)
     session = boto3.session.Session(
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
         region_name=region_name,
-        botocore_session=isolated_botocore_session() if access_key_id is not None else None,
     )
     return session.client("kms", region_name=region_name, endpoint_url=endpoint_url)
 
