@@ -305,7 +305,6 @@ class LocalKms:
         return f"LocalKms({len(self.service.keys)} keys, {where}, clock={self.clock!r})"
 
 
-@functools.cache
 def isolated_botocore_session() -> Any:
     """A botocore Session that reads nothing of the learner's AWS configuration: no profile
     (an AWS_PROFILE naming a missing profile would otherwise fail), no config or credentials
@@ -322,6 +321,7 @@ def isolated_botocore_session() -> Any:
     return session
 
 
+@functools.cache
 def _shared_loader() -> Any:
     """botocore's data loader, shared: it caches the service models it has read."""
     import botocore.loaders

@@ -51,19 +51,26 @@ def new_key(kms: Any, **kwargs: Any) -> str:
     return key_id
 
 
+@pytest.fixture(scope="module", params=["in-process", "http"])
+def wire(request: pytest.FixtureRequest) -> str:
+    """How the shared lab's clients reach it: answered in-process at botocore's before-send,
+    or over HTTP through `kmslab serve`'s server on a loopback port. Every test that uses the
+    shared lab runs both ways: the wire suite covers both transports."""
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[LocalKms]:
-    """A seeded lab on a manual clock, shared by one module; do not advance its clock."""
+def lab(wire: str) -> Iterator[LocalKms]:
+    """A seeded lab on a manual clock, shared by one module (and one transport); do not
+    advance its clock."""
     with LocalKms(seed=7, clock=ManualClock(START)) as shared:
         yield shared
 
 
-@pytest.fixture(scope="module", params=["in-process", "http"])
-def transport(request: pytest.FixtureRequest, lab: LocalKms) -> Iterator[Callable[..., Any]]:
-    """How the shared lab's clients reach it: answered in-process at botocore's before-send,
-    or over HTTP through `kmslab serve`'s server on a loopback port. Every test that uses the
-    ``kms``/``raw_kms`` clients runs both ways: the wire suite covers both transports."""
-    if request.param == "in-process":
+@pytest.fixture(scope="module")
+def transport(wire: str, lab: LocalKms) -> Iterator[Callable[..., Any]]:
+    """A client factory for the shared lab over the module's transport."""
+    if wire == "in-process":
         yield lab.client
         return
     from kmslab.server import start
