@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from .clock import Clock, ManualClock
 from .errors import KmsError
-from .lab import LocalKms
 
 if TYPE_CHECKING:
     from .backend import connect, stop
     from .check import check
+    from .lab import LocalKms
 
 __version__ = "0.1.0"
 
@@ -45,7 +45,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # connect/check live in modules that reach moto lazily; keep `import kmslab` light.
+    # The service, the wire protocols and botocore load when first used, not at
+    # `import kmslab`: the CLI, `kmslab check` and a notebook's first cell start fast.
+    if name == "LocalKms":
+        from .lab import LocalKms
+
+        return LocalKms
     if name in ("connect", "stop"):
         from . import backend
 
