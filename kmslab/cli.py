@@ -76,10 +76,15 @@ def _kms(args: argparse.Namespace) -> Iterator[Any]:
             raise CommandError(str(exc)) from None
         return
     from .lab import LocalKms
+    from .store import StateFileError
 
     state = Path(args.state).expanduser() if args.state else default_state_path()
     state.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    with LocalKms(state=state) as lab:
+    try:
+        lab = LocalKms(state=state)
+    except StateFileError as exc:
+        raise CommandError(f"cannot open the state file {state}: {exc}") from None
+    with lab:
         yield lab.client(region_name=args.region)
 
 

@@ -1176,7 +1176,10 @@ def atomic_output(path: StrPath) -> Iterator[IO[bytes]]:
     """A temporary file beside ``path``, renamed onto it on success and removed on failure.
 
     What the ``*_file`` functions write through; the file is created readable and writable by its
-    owner only (``mkstemp``), which suits decrypted plaintext.
+    owner only (``mkstemp``), which suits decrypted plaintext. Replacing an existing file this way
+    on ext4 makes the kernel write the new file to disk at once (its ``auto_da_alloc`` heuristic
+    for rename-over): slower than writing a new file, and the reason a crash leaves the old file
+    or the new one, never an empty one.
     """
     target = Path(path)
     fd, temp = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.", suffix=".part")
