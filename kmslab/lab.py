@@ -15,11 +15,9 @@ from .clock import Clock, ManualClock
 from .crypto import RandomSource
 from .errors import KmsError
 from .iam import DEFAULT_ACCOUNT, Directory, Principal
-from .iamservice import IamService, StsService
 from .keys import Key
 from .policy import Decision
 from .protocol import JsonProtocol, Response
-from .query import QueryProtocol
 from .service import Call, KmsService
 from .store import MemoryStore, SqliteStore
 from .trail import Event, Trail
@@ -81,24 +79,43 @@ class LocalKms:
                 self.service.keys[arn].last_usage = usage
         self.service.reschedule()
         self.kms = JsonProtocol(self.service, self._record)
-        # IAM and STS (query protocol) share the service's lock and store transactions.
+        # IAM and STS (query protocol) share the service's lock and store transactions; they
+        # are built on their first request (most labs only ever speak KMS).
         self.directory.lock = self.service.lock
-        query: dict[str, Any] = {
-            "lock": lambda: self.service.lock,
-            "transaction": self.store.transaction,
-        }
-        self.iam = QueryProtocol(
-            IamService(self.directory, decide=self._iam_allows),
-            self._record,
-            "iam",
-            self.clock.now,
-            **query,
-        )
-        self.sts = QueryProtocol(StsService(), self._record, "sts", self.clock.now, **query)
         self.clock.subscribe(self._clock_moved)
         self._closed = False
         self._rng_saved = self.rng.counter
         self._lock = threading.Lock()
+
+    @functools.cached_property
+    def iam(self) -> Any:
+        """The lab's IAM endpoint (query protocol), built on first use."""
+        from .iamservice import IamService
+        from .query import QueryProtocol
+
+        return QueryProtocol(
+            IamService(self.directory, decide=self._iam_allows),
+            self._record,
+            "iam",
+            self.clock.now,
+            lock=lambda: self.service.lock,
+            transaction=self.store.transaction,
+        )
+
+    @functools.cached_property
+    def sts(self) -> Any:
+        """The lab's STS endpoint (GetCallerIdentity), built on first use."""
+        from .iamservice import StsService
+        from .query import QueryProtocol
+
+        return QueryProtocol(
+            StsService(),
+            self._record,
+            "sts",
+            self.clock.now,
+            lock=lambda: self.service.lock,
+            transaction=self.store.transaction,
+        )
 
     # -- the lab's side ----------------------------------------------------------------------------
 
@@ -279,8 +296,14 @@ class LocalKms:
             self.handle,
             self._error_body,
             {
-                "iam": (self.iam.handle, self.iam.transport_error),
-                "sts": (self.sts.handle, self.sts.transport_error),
+                "iam": (
+                    lambda *args: self.iam.handle(*args),
+                    lambda exc: self.iam.transport_error(exc),
+                ),
+                "sts": (
+                    lambda *args: self.sts.handle(*args),
+                    lambda exc: self.sts.transport_error(exc),
+                ),
             },
         )
         emitter = session.get_component("event_emitter")
