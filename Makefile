@@ -1,5 +1,7 @@
 # make lab: set up .venv (first time only) and open JupyterLab on the start notebook.
-# make test: set up or refresh .venv, then ruff, mypy and every test (notebooks included).
+# make test: set up or refresh .venv, then ruff, mypy and every test (notebooks included), and
+#            last the real-browser suite (tests/browser: JupyterLab in headless Chromium; it skips,
+#            saying why, when no Chromium is found, unless KMSLAB_REQUIRE_BROWSER=1).
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -23,7 +25,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not browser"
+	$(BIN)/python -m pytest -m browser tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/local_vs_moto.py

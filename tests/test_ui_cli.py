@@ -98,3 +98,16 @@ def test_run_button_runs_the_command_in_the_shell(
         assert view.output.value == "False"
         assert "exit status 0" in view.panel.html.value
     course.close()
+
+
+def test_run_after_the_server_stopped_says_so_instead_of_failing() -> None:
+    import kmslab.course
+    import kmslab.shell
+    from kmslab.ui.cli import CommandModel
+
+    course = kmslab.course.start(seed=3)
+    shell = kmslab.shell.start(course)
+    shell.stop()
+    status, output = CommandModel(shell).run("aws kms list-keys")
+    assert status == 1 and "stopped" in output
+    course.close()

@@ -291,6 +291,13 @@ class CommandModel:
             raise RuntimeError("no shell to run in: pass kmslab.shell.start(course) to the view")
         if not command.strip().startswith("aws "):
             raise ValueError("only aws ... command lines are run here")
+        if getattr(self.shell, "stopped", False):
+            # The notebook's last cell stops the server; a click after it is not an error.
+            self.output = (
+                "The lab's server for this notebook has been stopped (by its last cell). "
+                "Run the notebook from the top to start it again."
+            )
+            return 1, self.output
         done = self.shell.run(command)
         self.output = (done.stdout + done.stderr).strip()
         return done.returncode, self.output
