@@ -246,9 +246,18 @@ def _requirement_floors() -> dict[str, tuple[int, ...]]:
     for requirement in requirements:
         spec, _, marker = requirement.partition(";")
         found = _REQUIREMENT.match(spec)
-        if found and "extra" not in marker:
+        if found and "extra" not in marker and _marker_holds(marker):
             floors[found.group(1).lower()] = _version_tuple(found.group(2) or "")
     return floors
+
+
+def _marker_holds(marker: str) -> bool:
+    """Does an environment marker hold here? (kmslab's own markers only name the platform, as
+    in ``sys_platform != 'win32'``; anything else counts as holding.)"""
+    found = re.fullmatch(r"\s*sys_platform\s*(==|!=)\s*['\"]([^'\"]+)['\"]\s*", marker)
+    if not found:
+        return True
+    return (sys.platform == found.group(2)) == (found.group(1) == "==")
 
 
 def _version_tuple(version: str) -> tuple[int, ...]:

@@ -261,15 +261,14 @@ _PURE = ("ED25519_SHA_512", "ML_DSA_SHAKE_256")
 def sign(private_der: bytes, algorithm: str, message: bytes, digest: bool) -> bytes:
     """Sign ``message`` (already a digest when ``digest``) with a KMS signing algorithm.
 
-    Raises:
-        UnsupportedPrimitive: ED25519_PH_SHA_512 (pyca has no Ed25519ph).
+    ED25519_PH_SHA_512 pre-hashes ``message`` itself, digest or not (see :func:`_ed25519ph`).
     """
     key = _load_private(private_der)
     if algorithm in _PURE:
         out: bytes = key.sign(message)
         return out
     if algorithm == "ED25519_PH_SHA_512":
-        raise UnsupportedPrimitive("Ed25519ph")
+        return _ed25519ph_sign(key, message)
     signature: bytes = key.sign(*_sign_args(algorithm, message, digest))
     return signature
 
@@ -279,13 +278,50 @@ def verify(private_der: bytes, algorithm: str, message: bytes, digest: bool, sig
     lib = _asym()
     public = _load_private(private_der).public_key()
     if algorithm == "ED25519_PH_SHA_512":
-        raise UnsupportedPrimitive("Ed25519ph")
+        _ed25519ph_verify(public, message, sig)
+        return
     try:
         if algorithm in _PURE:
             public.verify(sig, message)
         else:
             public.verify(sig, *_sign_args(algorithm, message, digest))
     except (lib.InvalidSignature, ValueError) as exc:
+        raise SignatureError() from exc
+
+
+# Ed25519ph (HashEdDSA, RFC 8032 section 5.1, empty context) comes from libsodium through PyNaCl:
+# pyca/cryptography has only pure Ed25519. AWS KMS runs it over the Message it is given, and
+# ED25519_PH_SHA_512 takes only MessageType DIGEST: the caller's 64-byte SHA-512 digest is the
+# HashEdDSA message, which Ed25519ph hashes again (PH(M) = SHA-512(M), FIPS 186-5 section 7.8.1
+# step 1), as the Sign API reference says ("the input is hashed twice").
+
+
+@cache
+def _ed25519ph() -> Any:
+    import nacl.bindings
+    import nacl.exceptions
+
+    return SimpleNamespace(sodium=nacl.bindings, CryptoError=nacl.exceptions.CryptoError)
+
+
+def _ed25519ph_sign(key: Any, message: bytes) -> bytes:
+    sodium = _ed25519ph().sodium
+    _public, secret = sodium.crypto_sign_seed_keypair(key.private_bytes_raw())
+    state = sodium.crypto_sign_ed25519ph_state()
+    sodium.crypto_sign_ed25519ph_update(state, message)
+    signature: bytes = sodium.crypto_sign_ed25519ph_final_create(state, secret)
+    return signature
+
+
+def _ed25519ph_verify(public: Any, message: bytes, sig: bytes) -> None:
+    lib = _ed25519ph()
+    if len(sig) != 64:
+        raise SignatureError()
+    state = lib.sodium.crypto_sign_ed25519ph_state()
+    lib.sodium.crypto_sign_ed25519ph_update(state, message)
+    try:
+        lib.sodium.crypto_sign_ed25519ph_final_verify(state, sig, public.public_bytes_raw())
+    except lib.CryptoError as exc:
         raise SignatureError() from exc
 
 

@@ -132,7 +132,8 @@ class LocalKms:
 
     @property
     def trail(self) -> list[dict[str, Any]]:
-        """Every call so far as CloudTrail-like JSON events (plaintext is never recorded)."""
+        """Every call so far as CloudTrail-like JSON events (plaintext is never recorded): the
+        newest ``kmslab.trail.MEMORY_WINDOW`` (100,000) of them; a state file keeps them all."""
         return self._trail.events()
 
     def _record(self, event: Event) -> None:

@@ -6,34 +6,37 @@ access key: UnrecognizedClientException; wrong signature or a date over 15 minut
 InvalidSignatureException), and its target and JSON body go to
 :meth:`kmslab.lab.LocalKms.handle`, the same entry point the in-process transport uses.
 
-The HTTP server is tornado's: a real, well-kept HTTP/1.1 server with keep-alive that the
-Jupyter stack already installs, so it adds no dependency and no hand-written HTTP. Requests are
-answered on the IO loop thread; the service is fast (well under a millisecond) and serialised by
-its own lock anyway, so threads would add nothing but contention.
+The HTTP server is uvicorn (with httptools' C parser and uvloop where installed), serving a
+plain ASGI application, :class:`KmsApp`; no web framework sits in between. Measured on the
+same 2-CPU machine with the same keep-alive load, a do-nothing handler cost 0.48 ms of server
+CPU per request under tornado's web framework, 0.33 ms under tornado's bare HTTP layer and
+0.11 ms under uvicorn, while kmslab's own work for an Encrypt is about half a millisecond: the
+HTTP layer decided the throughput. Requests are answered on the event loop's thread; the
+service is serialised by its own lock anyway, so threads would add nothing but contention.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import os
+import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import tornado.httpserver
-import tornado.netutil
-import tornado.web
+import uvicorn
 
 from . import sigv4
 from .errors import (
     InvalidSignatureException,
     KmsError,
+    KMSInternalException,
     RequestEntityTooLargeException,
+    SerializationException,
     UnknownOperationException,
     UnrecognizedClientException,
 )
@@ -44,90 +47,145 @@ log = logging.getLogger("kmslab.server")
 
 DEFAULT_PORT = 4599
 MAX_BODY_BYTES = 1024 * 1024
+MAX_READ_BYTES = 8 * MAX_BODY_BYTES  # larger bodies are refused without being read
 UNRECOGNIZED_TOKEN = "The security token included in the request is invalid."
 _JSON_TYPES = ("application/x-amz-json-1.1", "application/x-amz-json-1.0")
+_AMZ_JSON = b"application/x-amz-json-1.1"
+HEALTH_TEXT = b"kmslab: AWS KMS (JSON 1.1) answers POST / here.\n"
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 
-class KmsRequestHandler(tornado.web.RequestHandler):
-    """POST / with X-Amz-Target: TrentService.<Operation>."""
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer: status, body, and the headers that vary."""
 
-    lab: LocalKms
+    status: int
+    body: bytes
+    content_type: bytes = _AMZ_JSON
+    request_id: str | None = None
+    close: bool = False
 
-    def initialize(self, lab: LocalKms) -> None:
+    @classmethod
+    def error(cls, exc: KmsError, *, close: bool = False) -> Reply:
+        body = json.dumps({"__type": exc.code, "message": exc.message}).encode()
+        return cls(exc.status, body, close=close)
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """ASGI's header list as a dict with lower-case names; repeated headers joined by commas
+    (as SigV4's canonical form wants them)."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+def answer(
+    lab: LocalKms, method: str, path: str, query: str, headers: dict[str, str], body: bytes
+) -> Reply:
+    """Answer one whole request (``headers`` with lower-case names). Never raises for a client
+    mistake: that is an AWS-shaped 4xx."""
+    if method in ("GET", "HEAD"):
+        # Health check and a friendly word for a browser.
+        return Reply(200, HEALTH_TEXT, b"text/plain; charset=utf-8")
+    try:
+        if method != "POST":
+            raise SerializationException(f"KMS answers POST requests, not {method}.")
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestEntityTooLargeException(
+                f"Request body is larger than {MAX_BODY_BYTES} bytes."
+            )
+        cred = sigv4.parse_authorization(headers.get("authorization"))
+        if cred.service != "kms":
+            # AWS's wording (JSON services), trailing space included.
+            raise InvalidSignatureException(
+                "Credential should be scoped to correct service: 'kms'. "
+            )
+        principal = lab.directory.by_access_key(cred.access_key_id)
+        if principal is None:
+            raise UnrecognizedClientException(UNRECOGNIZED_TOKEN)
+        sigv4.verify(
+            cred,
+            principal.secret_access_key,
+            method=method,
+            path=path,
+            query=query,
+            headers=headers,
+            body=body,
+        )
+        content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type not in _JSON_TYPES:
+            raise UnknownOperationException("")
+    except KmsError as exc:
+        return Reply.error(exc)
+    response = lab.handle(headers.get("x-amz-target"), body, principal, cred.region)
+    return Reply(response.status, response.body, request_id=response.request_id)
+
+
+class KmsApp:
+    """The ASGI application: POST / with X-Amz-Target: TrentService.<Operation>."""
+
+    def __init__(self, lab: LocalKms) -> None:
         self.lab = lab
 
-    def _send(self, status: int, body: bytes, request_id: str | None = None) -> None:
-        self.set_status(status)
-        self.set_header("Content-Type", "application/x-amz-json-1.1")
-        if request_id:
-            self.set_header("x-amzn-RequestId", request_id)
-        self.finish(body)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        headers = _headers(scope["headers"])
+        reply = await self._reply(scope, receive, headers)
+        start: list[tuple[bytes, bytes]] = [
+            (b"content-type", reply.content_type),
+            (b"content-length", str(len(reply.body)).encode()),
+        ]
+        if reply.request_id:
+            start.append((b"x-amzn-requestid", reply.request_id.encode()))
+        if reply.close:
+            start.append((b"connection", b"close"))
+        await send({"type": "http.response.start", "status": reply.status, "headers": start})
+        await send(
+            {"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else reply.body}
+        )
 
-    def _error(self, exc: KmsError) -> None:
-        self._send(exc.status, json.dumps({"__type": exc.code, "message": exc.message}).encode())
-
-    def post(self) -> None:
-        request = self.request
-        headers = request.headers
-        body = request.body or b""
+    async def _reply(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Reply:
+        too_large = RequestEntityTooLargeException(
+            f"Request body is larger than {MAX_BODY_BYTES} bytes."
+        )
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_READ_BYTES:
+            # Refused before a byte of it is read; the connection closes after the answer.
+            return Reply.error(too_large, close=True)
+        # A body a little over the limit is read and dropped, so that the client, still
+        # sending, gets its 413 instead of a connection reset.
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return Reply(400, b"", close=True)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_READ_BYTES:
+                return Reply.error(too_large, close=True)
+            if size <= MAX_BODY_BYTES:
+                chunks.append(chunk)
+            more = message.get("more_body", False)
+        if size > MAX_BODY_BYTES:
+            return Reply.error(too_large)
+        body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        path = raw_path.decode("latin-1").split("?", 1)[0]
+        query = scope.get("query_string", b"").decode("latin-1")
         try:
-            if len(body) > MAX_BODY_BYTES:
-                raise RequestEntityTooLargeException(
-                    f"Request body is larger than {MAX_BODY_BYTES} bytes."
-                )
-            cred = sigv4.parse_authorization(headers.get("Authorization"))
-            if cred.service != "kms":
-                # AWS's wording (JSON services), trailing space included.
-                raise InvalidSignatureException(
-                    "Credential should be scoped to correct service: 'kms'. "
-                )
-            principal = self.lab.directory.by_access_key(cred.access_key_id)
-            if principal is None:
-                raise UnrecognizedClientException(UNRECOGNIZED_TOKEN)
-            sigv4.verify(
-                cred,
-                principal.secret_access_key,
-                method=request.method or "POST",
-                path=request.path,
-                query=request.query,
-                headers=headers,
-                body=body,
-            )
-            content_type = (headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if content_type not in _JSON_TYPES:
-                raise UnknownOperationException("")
-        except KmsError as exc:
-            self._error(exc)
-            return
-        response = self.lab.handle(headers.get("X-Amz-Target"), body, principal, cred.region)
-        self._send(response.status, response.body, response.request_id)
-
-    def get(self) -> None:
-        # Health check and a friendly word for a browser.
-        self.set_header("Content-Type", "text/plain; charset=utf-8")
-        self.finish("kmslab: AWS KMS (JSON 1.1) answers POST / here.\n")
-
-    def write_error(self, status_code: int, **kwargs: Any) -> None:
-        # Anything tornado itself rejects still gets an AWS-shaped body.
-        code = "SerializationException" if status_code < 500 else "KMSInternalException"
-        self.set_header("Content-Type", "application/x-amz-json-1.1")
-        self.finish(json.dumps({"__type": code, "message": self._reason}))
-
-    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, tornado.web.HTTPError):
-            # A client mistake tornado caught (405 for PUT, ...): write_error answers it; it
-            # is not a server fault, so no traceback on the learner's terminal.
-            log.debug("%s %s: %s", self.request.method, self.request.uri, value)
-            return
-        log.error("kmslab server error", exc_info=(typ, value, tb))
-
-
-def make_app(lab: LocalKms) -> tornado.web.Application:
-    return tornado.web.Application([(r"/.*", KmsRequestHandler, {"lab": lab})], log_function=_quiet)
-
-
-def _quiet(handler: tornado.web.RequestHandler) -> None:
-    log.debug("%s %s %s", handler.get_status(), handler.request.method, handler.request.uri)
+            return answer(self.lab, scope["method"], path, query, headers, body)
+        except Exception:  # a kmslab bug, never a client mistake: say so, keep serving
+            log.exception("kmslab server error")
+            return Reply.error(KMSInternalException("kmslab could not answer this request."))
 
 
 def profile_snippet(lab: LocalKms, endpoint: str, region: str) -> str:
@@ -146,6 +204,63 @@ def profile_snippet(lab: LocalKms, endpoint: str, region: str) -> str:
     return "\n".join(lines)
 
 
+class _Uvicorn(uvicorn.Server):
+    """uvicorn's server, minus its signal handling: a background server (a notebook's) must
+    not touch signals, and ``kmslab serve`` stops cleanly on Ctrl-C or SIGTERM with status 0
+    instead of re-raising the signal after the shutdown as uvicorn does."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None = None):
+        super().__init__(config)
+        self._on_started = on_started
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        handled = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and self._on_started is not None:
+            self._on_started()
+
+
+def _uvicorn(lab: LocalKms, on_started: Callable[[], None] | None = None) -> _Uvicorn:
+    config = uvicorn.Config(
+        KmsApp(lab),
+        lifespan="off",
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        # An idle keep-alive connection is closed after a minute (SDKs reconnect on their own);
+        # a shutdown gives requests in flight two seconds.
+        timeout_keep_alive=60,
+        timeout_graceful_shutdown=2,
+    )
+    return _Uvicorn(config, on_started)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @dataclass
 class RunningServer:
     """A server started by :func:`start` in a background thread."""
@@ -154,9 +269,8 @@ class RunningServer:
     host: str
     port: int
     region: str
-    _loop: asyncio.AbstractEventLoop = field(repr=False)
     _thread: threading.Thread = field(repr=False)
-    _server: tornado.httpserver.HTTPServer = field(repr=False)
+    _server: _Uvicorn = field(repr=False)
     stopped: bool = False
 
     @property
@@ -201,36 +315,14 @@ class RunningServer:
         if self.stopped:
             return
         self.stopped = True
-
-        async def shutdown() -> None:
-            self._server.stop()
-            await self._server.close_all_connections()
-
-        with contextlib.suppress(RuntimeError):
-            asyncio.run_coroutine_threadsafe(shutdown(), self._loop).result(timeout=5)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        self._server.should_exit = True
+        self._thread.join(timeout=10)
 
     def __enter__(self) -> RunningServer:
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
-
-
-def _http_server(lab: LocalKms) -> tornado.httpserver.HTTPServer:
-    # A client that never finishes its headers (say, a TLS hello sent to this plain-HTTP port
-    # by an https:// endpoint URL) is dropped after a minute instead of tornado's hour.
-    return tornado.httpserver.HTTPServer(
-        make_app(lab),
-        max_body_size=8 * MAX_BODY_BYTES,
-        idle_connection_timeout=60,
-        body_timeout=60,
-    )
-
-
-def _bind(host: str, port: int) -> list[socket.socket]:
-    return tornado.netutil.bind_sockets(port, host, family=socket.AF_INET, reuse_port=False)
 
 
 def start(
@@ -245,44 +337,39 @@ def start(
     ``port=0`` picks a free port. Logs stay quiet. Stop with ``.stop()`` or a ``with`` block.
     """
     lab = lab or LocalKms()
-    sockets = _bind(host, port)
-    bound_port = sockets[0].getsockname()[1]
+    sock = _bind(host, port)
+    bound_port = sock.getsockname()[1]
     ready = threading.Event()
-    holder: dict[str, Any] = {}
+    server = _uvicorn(lab, on_started=ready.set)
+    failure: list[BaseException] = []
 
     def run() -> None:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        server = _http_server(lab)
-        server.add_sockets(sockets)
-        holder["loop"], holder["server"] = loop, server
-        ready.set()
-        loop.run_forever()
-        loop.close()
+        try:
+            server.run(sockets=[sock])
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            ready.set()
 
     thread = threading.Thread(target=run, name=f"kmslab-serve-{bound_port}", daemon=True)
     thread.start()
     ready.wait()
-    return RunningServer(lab, host, bound_port, region, holder["loop"], thread, holder["server"])
+    if failure or not server.started:
+        sock.close()
+        raise RuntimeError(f"kmslab could not serve on {host}:{bound_port}") from (
+            failure[0] if failure else None
+        )
+    return RunningServer(lab, host, bound_port, region, thread, server)
 
 
 def serve_forever(
     lab: LocalKms, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT, region: str = "us-east-1"
 ) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM (what `kmslab serve` runs)."""
-    import signal
+    sock = _bind(host, port)
+    endpoint = f"http://{host}:{sock.getsockname()[1]}"
 
-    sockets = _bind(host, port)
-    bound = sockets[0].getsockname()[1]
-
-    async def main() -> None:
-        server = _http_server(lab)
-        server.add_sockets(sockets)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        endpoint = f"http://{host}:{bound}"
+    def banner() -> None:
         where = (
             f"state {lab.store.path}" if lab.store.path else "in memory (use --state to keep it)"
         )
@@ -291,12 +378,12 @@ def serve_forever(
         print(profile_snippet(lab, endpoint, region), flush=True)
         print(f"or, for one shell: export AWS_ENDPOINT_URL_KMS={endpoint}", flush=True)
         print("Ctrl-C stops the server.", flush=True)
-        await stop.wait()
-        server.stop()
-        await server.close_all_connections()
 
-    asyncio.run(main())
-    lab.close()
+    try:
+        _uvicorn(lab, on_started=banner).run(sockets=[sock])
+    finally:
+        sock.close()
+        lab.close()
     print("kmslab serve: stopped.", flush=True)
 
 

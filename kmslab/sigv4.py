@@ -123,13 +123,13 @@ def verify(
 ) -> None:
     """Check the signature and the request date.
 
-    ``headers`` must be case-insensitive (tornado's HTTPHeaders is).
+    ``headers`` has lower-case names (repeated headers joined by commas).
 
     Raises:
         IncompleteSignatureException: no X-Amz-Date / Date, or a signed header is missing.
         InvalidSignatureException: the date is over 15 minutes off, or the signature differs.
     """
-    amz_date = headers.get("X-Amz-Date")
+    amz_date = headers.get("x-amz-date")
     if not amz_date:
         raise IncompleteSignatureException(
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header."
@@ -156,12 +156,12 @@ def verify(
         )
     lines = []
     for name in cred.signed_headers:
-        value = headers.get(name)
+        value = headers.get(name.lower())
         if value is None:
             raise IncompleteSignatureException(f"Signed header '{name}' is missing.")
         lines.append(f"{name}:{_SPACES.sub(' ', value.strip())}\n")
     payload_hash = hashlib.sha256(body).hexdigest()
-    claimed = headers.get("X-Amz-Content-Sha256")
+    claimed = headers.get("x-amz-content-sha256")
     if claimed is not None and claimed != payload_hash:
         raise InvalidSignatureException(
             "The provided 'x-amz-content-sha256' header does not match what was computed."

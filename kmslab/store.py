@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from .crypto import AeadError, aes_gcm_decrypt, aes_gcm_encrypt
 from .keys import Alias, Key, Material
-from .trail import Event
+from .trail import MEMORY_WINDOW, Event
 
 SCHEMA_VERSION = 1
 T = TypeVar("T")
@@ -153,6 +153,10 @@ def _read_or_create_root_key(path: Path, create: bool) -> bytes:
     return data
 
 
+#: One encoder for every trail event (``json.dumps(..., default=str)`` builds a new one per call).
+_EVENT_JSON = json.JSONEncoder(default=str)
+
+
 class SqliteStore:
     """One SQLite file plus its root key file."""
 
@@ -252,7 +256,7 @@ class SqliteStore:
 
     def append_event(self, event: Event) -> None:
         self._db.execute(
-            "INSERT INTO trail(doc) VALUES(?)", (json.dumps(to_doc(event), default=str),)
+            "INSERT INTO trail(doc) VALUES(?)", (_EVENT_JSON.encode(to_doc(event)),)
         )
 
     def set_meta(self, name: str, value: str) -> None:
@@ -282,7 +286,9 @@ class SqliteStore:
             snap.keys.append(key)
         for (text,) in self._db.execute("SELECT doc FROM aliases"):
             snap.aliases.append(from_doc(Alias, json.loads(text)))
-        for (text,) in self._db.execute("SELECT doc FROM trail ORDER BY seq"):
+        newest = "SELECT seq, doc FROM trail ORDER BY seq DESC LIMIT ?"
+        rows = self._db.execute(f"SELECT doc FROM ({newest}) ORDER BY seq", (MEMORY_WINDOW,))
+        for (text,) in rows:
             snap.events.append(from_doc(Event, json.loads(text)))
         for kind, ident, text in self._db.execute("SELECT kind, id, doc FROM docs"):
             snap.docs.setdefault(kind, {})[ident] = json.loads(text)

@@ -8,9 +8,15 @@ only when read. Request parameters arrive here already stripped of every blob me
 from __future__ import annotations
 
 import threading
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+#: How many of the newest events a lab keeps in memory (and reloads from its state file): a
+#: server under load records a thousand calls a second, and a learner reads the last few. Older
+#: events stay in the state file.
+MEMORY_WINDOW = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +66,10 @@ class Event:
 
 
 class Trail:
-    """Append-only list of events; ``sink`` (the store) persists each one."""
+    """Append-only record of the newest ``window`` events; the store persists every one."""
 
-    def __init__(self) -> None:
-        self._events: list[Event] = []
+    def __init__(self, window: int = MEMORY_WINDOW) -> None:
+        self._events: deque[Event] = deque(maxlen=window)
         self._lock = threading.Lock()
 
     def append(self, event: Event) -> None:

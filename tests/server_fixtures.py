@@ -255,7 +255,8 @@ def sign(
 class Reply:
     def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         self.status = status
-        self.headers = dict(headers)
+        # HTTP header names are case-insensitive: kept lower-case here.
+        self.headers = {name.lower(): value for name, value in headers.items()}
         self.body = body
 
     def json(self) -> Any:

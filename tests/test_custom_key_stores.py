@@ -4,6 +4,13 @@ genuine boto3 client.
 Each effect is observed through another operation: a store's settings through
 DescribeCustomKeyStores, its connection through the state of the keys it holds (Unavailable
 while disconnected, back to what they were on reconnect), a key's home through DescribeKey.
+
+Messages: every refusal message of the custom key store operations (kmslab/ops/keystores.py)
+is unverified: the API Reference documents each error code but not its text, and no recorded
+AWS response was found (AWS API Reference and Developer Guide, botocore's model, moto,
+LocalStack and public issue threads searched). So these tests assert the codes, and a message
+only where it names the parameter at fault; the key-state messages they assert
+("<arn> is unavailable." and the like) are the AWS-recorded ones of kms-rules.md.
 """
 
 from __future__ import annotations

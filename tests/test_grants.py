@@ -5,6 +5,22 @@ RevokeGrant API references), through a real boto3 client; and the pure rule
 Each grant operation's effect is observed through another one: a grant created appears in
 ListGrants and ListRetirableGrants, a grant retired or revoked is gone from both, a persisted
 lab still has its grants after it is reopened.
+
+Where the messages come from (AWS publishes no list of its error texts; the codes are botocore's):
+- verified against real AWS responses: "Grants must not contain only the CreateGrant
+  operation." (ValidationException from CreateGrant, quoted in
+  https://github.com/ansible/ansible/pull/31960) and "ARN does not refer to a valid principal:
+  <arn>" (InvalidArnException; AWS's text as Lambda relays it, "KMS Exception:
+  InvalidArnException KMS Message: ARN does not refer to a valid principal: arn:aws:sts::...",
+  quoted in several public repositories' error handling).
+- AWS's generic model-validation form, recorded for other fields in LocalStack's AWS snapshots:
+  "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: ...".
+- unverified (no AWS-recorded text found): "Invalid grant token.", "Invalid GrantId '<id>'",
+  "Grant ID <id> not found" (moto's wording), "Grant not found for the grant token.", "Grant
+  token OR (grant ID, key ID) must be specified" (LocalStack's wording), the
+  GranteePrincipal / GranteeServicePrincipal / RetiringPrincipal texts, the constraint texts,
+  "Grant operation X is not valid for a KMS key with key spec ...", and RetireGrant's
+  AccessDeniedException text. Tests that assert these pin kmslab's wording, not AWS's.
 """
 
 from __future__ import annotations

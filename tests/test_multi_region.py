@@ -4,6 +4,15 @@ Every effect is observed through another operation or outside kmslab: a cipherte
 Region decrypts with the related key in another, a replica's signature verifies with the
 primary's public key in `cryptography`, rotation of the primary shows in the replica's
 ListKeyRotations, and the waiting period of a primary starts only when its last replica is gone.
+
+Messages: the refusals specific to multi-Region keys (kmslab/ops/multiregion.py: not a
+multi-Region key, a replica where the primary is required, a Region that already has a related
+key, UpdatePrimaryRegion to the current primary's Region) are unverified: no recorded AWS text
+was found (API Reference, Developer Guide, moto, LocalStack, public issue threads searched),
+so these tests assert only their codes. The messages asserted in full are AWS-recorded:
+"Key '<arn>' does not exist" (NotFoundException, LocalStack's AWS snapshot
+test_get_key_in_different_region) and the key-state texts ("<arn> is disabled.", "<arn> is
+pending import.") of kms-rules.md.
 """
 
 from __future__ import annotations

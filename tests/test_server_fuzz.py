@@ -73,7 +73,7 @@ def still_serves(served: ServeProcess) -> None:
 
 def assert_aws_client_error(reply: Reply, code: str | None = None) -> None:
     assert 400 <= reply.status < 500, reply
-    assert reply.headers.get("Content-Type", "").startswith("application/x-amz-json-1."), reply
+    assert reply.headers.get("content-type", "").startswith("application/x-amz-json-1."), reply
     doc = reply.json()
     assert isinstance(doc, dict) and isinstance(doc.get("__type"), str), reply
     assert isinstance(doc.get("message", ""), str), reply

@@ -197,3 +197,33 @@ def test_trail_times_follow_the_lab_clock(make_lab: Any) -> None:
     kms.generate_random(NumberOfBytes=1)
     assert lab.trail[-1]["eventTime"] == "2026-01-04T04:00:00Z"
     assert lab.clock.now() > START
+
+
+def test_a_persisted_lab_reloads_only_the_newest_events(tmp_path: Any, monkeypatch: Any) -> None:
+    """A server under load records a thousand calls a second: memory holds a window of the
+    newest events (reloaded in order from the state file), the state file keeps every one."""
+    import sqlite3
+
+    import kmslab.store
+    import kmslab.trail
+
+    monkeypatch.setattr(kmslab.trail, "MEMORY_WINDOW", 5)
+    monkeypatch.setattr(kmslab.store, "MEMORY_WINDOW", 5)
+    monkeypatch.setattr(kmslab.trail.Trail.__init__, "__defaults__", (5,))
+    state = tmp_path / "lab.db"
+    lab = LocalKms(state=state)
+    kms = lab.client()
+    for n in range(8):
+        kms.create_key(Description=f"key {n}")
+    assert len(lab.trail) == 5
+    assert [e["eventName"] for e in lab.trail] == ["CreateKey"] * 5
+    lab.close()
+
+    again = LocalKms(state=state)
+    kms = again.client()
+    kms.list_keys()
+    seen = [(e["requestParameters"] or {}).get("description", e["eventName"]) for e in again.trail]
+    assert seen == ["key 4", "key 5", "key 6", "key 7", "ListKeys"]
+    again.close()
+    with sqlite3.connect(state) as db:
+        assert db.execute("SELECT count(*) FROM trail").fetchone()[0] == 9

@@ -161,7 +161,7 @@ def where_time_goes(
         transport_how = (
             "measured: in-process hand-off at botocore's before-send (no socket)"
             if backend.in_process
-            else "measured: HTTP on loopback (urllib3 client, tornado server)"
+            else "measured: HTTP on loopback (urllib3 client, uvicorn server)"
         )
     elif backend.name == "moto":
         server = wire

@@ -267,6 +267,15 @@ class CryptographicOperations(ServiceBase):
             raise InvalidKeyUsageException(
                 f"Algorithm {algorithm} is incompatible with key spec {key.key_spec.value}."
             )
+        if algorithm.startswith("ED25519_"):
+            # ED25519_SHA_512 takes only RAW, ED25519_PH_SHA_512 only DIGEST (Sign API reference,
+            # MessageType). The wording is not AWS-documented: floci-io/floci#2924 recorded it
+            # from real AWS ("Message type RAW is incompatible ...").
+            given = kind or "RAW"
+            if given != ("DIGEST" if algorithm == "ED25519_PH_SHA_512" else "RAW"):
+                raise ValidationException(
+                    f"Message type {given} is incompatible with algorithm {algorithm}."
+                )
         digest = kind == "DIGEST"
         if kind == "EXTERNAL_MU":
             raise UnsupportedOperationException(

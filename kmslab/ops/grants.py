@@ -7,6 +7,10 @@ through :meth:`GrantOperations._grants_allowing`.
 Identifiers, as AWS shapes them: a grant id is 64 hex digits; a grant token is an opaque,
 long base64url string. kmslab's token carries a version byte, the grant id and 192 random
 bytes; a token is valid only while it is one that CreateGrant returned for a live grant.
+
+The error codes are the model's. Two messages are AWS's recorded text (the CreateGrant-only
+refusal and the InvalidArnException for a principal); the others are kmslab's wording, and
+tests/test_grants.py lists which.
 """
 
 from __future__ import annotations
