@@ -17,6 +17,7 @@ service is serialised by its own lock anyway, so threads would add nothing but c
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -42,6 +43,7 @@ from .errors import (
 )
 from .iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
 from .lab import LocalKms
+from .store import DEFER_SECONDS
 
 log = logging.getLogger("kmslab.server")
 
@@ -207,11 +209,18 @@ def profile_snippet(lab: LocalKms, endpoint: str, region: str) -> str:
 class _Uvicorn(uvicorn.Server):
     """uvicorn's server, minus its signal handling: a background server (a notebook's) must
     not touch signals, and ``kmslab serve`` stops cleanly on Ctrl-C or SIGTERM with status 0
-    instead of re-raising the signal after the shutdown as uvicorn does."""
+    instead of re-raising the signal after the shutdown as uvicorn does.
 
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None] | None = None):
-        super().__init__(config)
+    While it serves, the lab's store defers the commit of requests that wrote only trail
+    events and last-usage stamps (see :meth:`kmslab.store.SqliteStore.transaction`) and a task
+    commits them every :data:`kmslab.store.DEFER_SECONDS`; the rest commits before its answer.
+    """
+
+    def __init__(self, lab: LocalKms, on_started: Callable[[], None] | None = None) -> None:
+        super().__init__(_config(lab))
+        self.lab = lab
         self._on_started = on_started
+        self._flusher: asyncio.Task[None] | None = None
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -228,12 +237,32 @@ class _Uvicorn(uvicorn.Server):
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets=sockets)
-        if self.started and self._on_started is not None:
+        if not self.started:
+            return
+        self.lab.store.defer_light_commits = True
+        self._flusher = asyncio.get_running_loop().create_task(self._flush_every(DEFER_SECONDS))
+        if self._on_started is not None:
             self._on_started()
 
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().shutdown(sockets=sockets)
+        if self._flusher is not None:
+            self._flusher.cancel()
+        with self.lab.service.lock:
+            self.lab.store.defer_light_commits = False
+            self.lab.store.flush()
 
-def _uvicorn(lab: LocalKms, on_started: Callable[[], None] | None = None) -> _Uvicorn:
-    config = uvicorn.Config(
+    async def _flush_every(self, seconds: float) -> None:
+        store, lock = self.lab.store, self.lab.service.lock
+        while True:
+            await asyncio.sleep(seconds)
+            if store.pending:
+                with lock:
+                    store.flush()
+
+
+def _config(lab: LocalKms) -> uvicorn.Config:
+    return uvicorn.Config(
         KmsApp(lab),
         lifespan="off",
         log_config=None,
@@ -246,7 +275,6 @@ def _uvicorn(lab: LocalKms, on_started: Callable[[], None] | None = None) -> _Uv
         timeout_keep_alive=60,
         timeout_graceful_shutdown=2,
     )
-    return _Uvicorn(config, on_started)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -340,7 +368,7 @@ def start(
     sock = _bind(host, port)
     bound_port = sock.getsockname()[1]
     ready = threading.Event()
-    server = _uvicorn(lab, on_started=ready.set)
+    server = _Uvicorn(lab, on_started=ready.set)
     failure: list[BaseException] = []
 
     def run() -> None:
@@ -380,7 +408,7 @@ def serve_forever(
         print("Ctrl-C stops the server.", flush=True)
 
     try:
-        _uvicorn(lab, on_started=banner).run(sockets=[sock])
+        _Uvicorn(lab, on_started=banner).run(sockets=[sock])
     finally:
         sock.close()
         lab.close()

@@ -26,6 +26,7 @@ import dataclasses
 import json
 import os
 import stat
+import time
 import typing
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -60,9 +61,17 @@ class MemoryStore:
     """Keeps nothing beyond the process: every method is a no-op."""
 
     path: Path | None = None
+    defer_light_commits = False
+    pending = False
 
-    def load(self) -> Snapshot:
+    def load(self, events: bool = True) -> Snapshot:
         return Snapshot()
+
+    def load_events(self) -> list[Event]:
+        return []
+
+    def flush(self) -> None:
+        pass
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
@@ -153,6 +162,11 @@ def _read_or_create_root_key(path: Path, create: bool) -> bytes:
     return data
 
 
+#: Documents whose loss in a crash costs no key and no ciphertext: a key's last usage.
+LIGHT_DOCS = frozenset({"last_usage"})
+#: The longest a deferred transaction waits for its commit (see SqliteStore.transaction).
+DEFER_SECONDS = 0.05
+
 #: One encoder for every trail event (``json.dumps(..., default=str)`` builds a new one per call).
 _EVENT_JSON = json.JSONEncoder(default=str)
 
@@ -188,11 +202,26 @@ class SqliteStore:
                 "INSERT OR REPLACE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),)
             )
         self._depth = 0
+        self._durable = False
+        self._deferred_since: float | None = None
+        #: Set by the HTTP server: see :meth:`transaction`.
+        self.defer_light_commits = False
 
     # -- transactions --------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
+        """One request's writes, all or nothing.
+
+        Committed when the request ends, except in ``defer_light_commits`` mode (the HTTP
+        server's) for a request that wrote only *light* rows (its trail event and a key's last
+        usage, nothing else): that one stays in an open SQLite transaction, together with the
+        light requests after it, until a request writes anything else, :meth:`flush` runs (the
+        server calls it within :data:`DEFER_SECONDS`) or the store closes. A SIGKILL can then
+        lose the newest few milliseconds of trail events of Encrypt-like calls, never a key, an
+        alias, a policy, a grant or anything a ciphertext depends on; a COMMIT costs more than
+        the rest of such a request's writes together.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -200,17 +229,49 @@ class SqliteStore:
             finally:
                 self._depth -= 1
             return
-        self._db.execute("BEGIN IMMEDIATE")
+        deferred = self._deferred_since is not None
+        self._db.execute("SAVEPOINT request" if deferred else "BEGIN IMMEDIATE")
         self._depth = 1
+        self._durable = False
         try:
             yield
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._db.execute("ROLLBACK TO request" if deferred else "ROLLBACK")
+            if deferred:
+                self._db.execute("RELEASE request")
             raise
         else:
-            self._db.execute("COMMIT")
+            if deferred:
+                self._db.execute("RELEASE request")
+            if self._durable or not self.defer_light_commits:
+                self._commit()
+            elif not deferred:
+                self._deferred_since = time.monotonic()
+            elif time.monotonic() - self._deferred_since > DEFER_SECONDS:  # type: ignore[operator]
+                self._commit()
         finally:
             self._depth = 0
+
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+        self._deferred_since = None
+
+    def flush(self) -> None:
+        """Commit the light writes a deferred transaction holds (callers hold the lab's lock)."""
+        if self._deferred_since is not None and not self._depth:
+            self._commit()
+
+    @property
+    def pending(self) -> bool:
+        """Does an open transaction hold light writes that :meth:`flush` would commit?"""
+        return self._deferred_since is not None
+
+    def _write(self, sql: str, params: tuple[Any, ...], *, light: bool = False) -> None:
+        self._db.execute(sql, params)
+        if not light:
+            self._durable = True
+            if self._deferred_since is not None and not self._depth:
+                self._commit()  # a write outside any request joined the open transaction
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -237,43 +298,47 @@ class SqliteStore:
             md = to_doc(m)
             md["secret"] = self._seal(key.arn, m)
             doc["materials"].append(md)
-        self._db.execute("INSERT OR REPLACE INTO keys VALUES(?, ?)", (key.arn, json.dumps(doc)))
+        self._write("INSERT OR REPLACE INTO keys VALUES(?, ?)", (key.arn, json.dumps(doc)))
 
     def delete_key(self, arn: str) -> None:
-        self._db.execute("DELETE FROM keys WHERE arn = ?", (arn,))
+        self._write("DELETE FROM keys WHERE arn = ?", (arn,))
 
     def save_alias(self, alias: Alias) -> None:
-        self._db.execute(
+        self._write(
             "INSERT OR REPLACE INTO aliases VALUES(?, ?, ?, ?)",
             (alias.account, alias.region, alias.name, json.dumps(to_doc(alias))),
         )
 
     def delete_alias(self, alias: Alias) -> None:
-        self._db.execute(
+        self._write(
             "DELETE FROM aliases WHERE account = ? AND region = ? AND name = ?",
             (alias.account, alias.region, alias.name),
         )
 
     def append_event(self, event: Event) -> None:
-        self._db.execute(
-            "INSERT INTO trail(doc) VALUES(?)", (_EVENT_JSON.encode(to_doc(event)),)
+        self._write(
+            "INSERT INTO trail(doc) VALUES(?)", (_EVENT_JSON.encode(to_doc(event)),), light=True
         )
 
     def set_meta(self, name: str, value: str) -> None:
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (name, value))
+        self._write("INSERT OR REPLACE INTO meta VALUES(?, ?)", (name, value))
 
     def save_doc(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
         """Persist any other object (grants, custom key stores, ...) as a JSON document."""
-        self._db.execute(
-            "INSERT OR REPLACE INTO docs VALUES(?, ?, ?)", (kind, ident, json.dumps(doc))
+        self._write(
+            "INSERT OR REPLACE INTO docs VALUES(?, ?, ?)",
+            (kind, ident, json.dumps(doc)),
+            light=kind in LIGHT_DOCS,
         )
 
     def delete_doc(self, kind: str, ident: str) -> None:
-        self._db.execute("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, ident))
+        self._write("DELETE FROM docs WHERE kind = ? AND id = ?", (kind, ident))
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def load(self) -> Snapshot:
+    def load(self, events: bool = True) -> Snapshot:
+        """Everything persisted; ``events=False`` leaves the trail out (see :meth:`load_events`:
+        parsing it is most of the time of opening a long-used lab)."""
         snap = Snapshot()
         snap.meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
         for arn, text in self._db.execute("SELECT arn, doc FROM keys"):
@@ -286,13 +351,18 @@ class SqliteStore:
             snap.keys.append(key)
         for (text,) in self._db.execute("SELECT doc FROM aliases"):
             snap.aliases.append(from_doc(Alias, json.loads(text)))
-        newest = "SELECT seq, doc FROM trail ORDER BY seq DESC LIMIT ?"
-        rows = self._db.execute(f"SELECT doc FROM ({newest}) ORDER BY seq", (MEMORY_WINDOW,))
-        for (text,) in rows:
-            snap.events.append(from_doc(Event, json.loads(text)))
+        if events:
+            snap.events = self.load_events()
         for kind, ident, text in self._db.execute("SELECT kind, id, doc FROM docs"):
             snap.docs.setdefault(kind, {})[ident] = json.loads(text)
         return snap
 
+    def load_events(self) -> list[Event]:
+        """The newest ``MEMORY_WINDOW`` trail events, oldest first."""
+        newest = "SELECT seq, doc FROM trail ORDER BY seq DESC LIMIT ?"
+        rows = self._db.execute(f"SELECT doc FROM ({newest}) ORDER BY seq", (MEMORY_WINDOW,))
+        return [from_doc(Event, json.loads(text)) for (text,) in rows]
+
     def close(self) -> None:
+        self.flush()
         self._db.close()
