@@ -146,7 +146,13 @@ class WidgetProgress(Progress):
         import ipywidgets as widgets
 
         self.bar = widgets.IntProgress(
-            value=0, min=0, max=1, description="", bar_style="info", layout={"width": "40%"}
+            value=0,
+            min=0,
+            max=1,
+            description="",
+            bar_style="info",
+            layout={"width": "40%"},
+            style={"description_width": "initial"},  # "kmslab bench" reads in full
         )
         self.label = widgets.Label(value="")
         self.button = widgets.Button(
@@ -162,15 +168,17 @@ class WidgetProgress(Progress):
         self.bar.max = max(1, self.total)
         self.bar.value = min(self.done, self.bar.max)
         self.bar.description = self.description[:20]
-        state = "cancelled; " if self.cancelled else ""
+        state = "cancelled; " if self.cancelled and not self.closed else ""
         count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
-        self.label.value = f"{state}{count} in {self.elapsed:.1f} s  {self.note}"
+        self.label.value = f"{state}{count} in {self.elapsed:.1f} s  {self.note}".rstrip()
         if self.cancelled:
             self.bar.bar_style = "warning"
             self.button.disabled = True
         elif self.closed:
             self.bar.bar_style = "success"
             self.button.disabled = True
+        # Once the run is over, Cancel goes: a disabled orange button still looks pressable.
+        self.button.layout.display = "none" if self.closed else None
 
     def _ipython_display_(self) -> None:  # pragma: no cover - needs a notebook front end
         from IPython.display import display

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kmslab.bench import Plan, Record
-from kmslab.progress import Progress
+from kmslab.progress import Progress, WidgetProgress
+from kmslab.ui import clipped_labels
 from kmslab.ui.bench import (
     BenchPanelModel,
     BenchPanelView,
@@ -85,6 +86,7 @@ def test_the_view_shows_an_estimate_and_refuses_nothing_chosen() -> None:
     view = BenchPanelView()
     for control in (view.sizes, view.backends, view.rtts, view.quick, view.throttling):
         assert control.description
+    assert clipped_labels(view.widget()) == []
     assert "steps" in view.estimate.value and not view.run_button.disabled
     view.backends.value = ()
     assert view.run_button.disabled and "choose at least one backend" in view.estimate.value
@@ -98,12 +100,22 @@ def test_run_shows_a_figure_and_its_text_twin() -> None:
     view.sizes.value = (4 * KiB, 64 * KiB)
     view.backends.value = ("local",)
     view.rtts.value = (0.0,)
+    assert view.image.layout.display == "none"  # no broken picture before the first run
     view.run_button.click()
     assert view.run_button.disabled and view.progress_box.children  # the bar and its Cancel
+    bar = view.model.progress
+    assert isinstance(bar, WidgetProgress)
+    assert bar.button.layout.display is None  # Cancel is there while the run lasts
     results = view.wait(timeout=120)
     assert results is not None and not results.cancelled
+    # The run is over: Cancel is gone (not merely disabled and still orange), the bar's label
+    # reads in full, and the status says "done" once with one time.
+    assert bar.button.disabled and bar.button.layout.display == "none"
+    assert clipped_labels(bar.widget) == [] and bar.bar.description == "kmslab bench"
+    label = bar.label.value
+    assert label.endswith("done") and label.count(" in ") == 1 and label.count("done") == 1
     assert len(results.records) == 2 * 3 * 2  # sizes x methods x (encrypt, decrypt)
-    assert bytes(view.image.value).startswith(b"\x89PNG")
+    assert bytes(view.image.value).startswith(b"\x89PNG") and view.image.layout.display is None
     text = view.tables.value
     assert "Conclusions:" in text and "speed-up" in text and "SIMULATED" in text
     assert "done: 12 measurements" in view.panel.html.value and not view.run_button.disabled
@@ -121,6 +133,8 @@ def test_cancel_keeps_what_was_measured() -> None:
     results = view.wait(timeout=120)
     assert results is not None and results.cancelled
     assert "CANCELLED" in view.tables.value and "cancelled" in view.panel.html.value
+    assert isinstance(bar, WidgetProgress) and bar.button.layout.display == "none"
+    assert bar.label.value.count("cancelled") == 1 and bar.label.value.count(" s") == 1
 
 
 def test_a_failing_run_is_shown_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:

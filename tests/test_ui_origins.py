@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from kmslab import LocalKms, ManualClock
+from kmslab.ui import clipped_labels
 from kmslab.ui.origins import EXPECTED_STATES, OriginsModel, OriginsView, check_states
 
 OAEP = padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
@@ -57,6 +58,14 @@ def test_the_board_shows_expiry_and_a_disconnected_store() -> None:
         }
         view = OriginsView(OriginsModel(kms, keys, clock=lab.clock, custom_key_store_id=store_id))
         assert view.store_button.value is True and not view.advance_button.disabled
+        # The board is drawn at construction, before any button is pressed.
+        assert view.panel.last_error is None and "3 keys on the board" in view.panel.html.value
+        assert "<table>" in view.table.value and "AWS_CLOUDHSM" in view.table.value
+        assert clipped_labels(view.widget()) == []
+        view.store_button.value = False
+        assert view.store_button.description == "Key store disconnected"
+        assert clipped_labels(view.widget()) == []
+        view.store_button.value = True
         view.refresh_button.click()
         rows = view.model.rows()
         assert [(r.origin, r.state, r.encrypt) for r in rows] == [
@@ -86,6 +95,8 @@ def test_the_board_shows_expiry_and_a_disconnected_store() -> None:
         view.store_button.value = True
         assert view.model.rows()[2].state == "Enabled"
         assert view.model.log == [
+            "key store DISCONNECTED",
+            "key store CONNECTED",
             "clock +31 days -> 2026-02-01",
             "key store DISCONNECTED",
             "key store CONNECTED",
@@ -99,6 +110,7 @@ def test_without_clock_or_store_the_controls_are_off() -> None:
         kms = lab.client()
         view = OriginsView(OriginsModel(kms, {"kms": kms.create_key()["KeyMetadata"]["KeyId"]}))
         assert view.advance_button.disabled and view.store_button.disabled
+        assert "1 key on the board" in view.panel.html.value and "Enabled" in view.table.value
         assert view.model.today() == "(no lab clock)" and view.model.store_state() == ""
         view.advance_button.click()  # a disabled button still runs in tests: shown, not raised
         assert view.panel.last_error is not None and "no lab clock" in view.panel.last_error

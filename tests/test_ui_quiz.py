@@ -75,7 +75,7 @@ def test_one_right_and_one_wrong_answer_through_the_widget(kind: str) -> None:
     view.check_button.click()
     assert view.quiz.results[-1].correct
     assert view.last is not None and view.last.verdict == "Right"
-    assert "Right" in view.panel.html.value and "OK" in view.panel.html.value
+    assert "✔ <b>Right</b>: you answered" in view.panel.html.value
     assert first.explanation.split(";")[0] in view.feedback_html.value
     assert first.source in view.feedback_html.value
     assert view.check_button.disabled and not view.next_button.disabled
@@ -87,9 +87,12 @@ def test_one_right_and_one_wrong_answer_through_the_widget(kind: str) -> None:
     set_response(view, wrong_response(second))
     view.check_button.click()
     assert not view.quiz.results[-1].correct
-    assert view.last is not None and view.last.verdict == "Wrong"
-    assert "Wrong" in view.panel.html.value and "Error" in view.panel.html.value
+    assert view.last is not None and view.last.verdict == "Not quite"
+    # A wrong answer is a result, not an error: a word, a mark, then the explanation below.
+    assert "✘ <b>Not quite</b>: you answered" in view.panel.html.value
+    assert "Error" not in view.panel.html.value and "Wrong" not in view.panel.html.value
     assert "Answer:" in view.feedback_html.value
+    assert second.explanation.split(";")[0] in view.feedback_html.value
     assert "1 of 2 right" in view.scores.value
     assert view.quiz.summary().startswith("1 of 2 right")
 
@@ -104,6 +107,7 @@ def test_an_incomplete_answer_is_not_recorded() -> None:
     assert question is not None
     view.check_button.click()
     assert view.quiz.results == [] and "every position" in view.panel.html.value
+    assert "Not yet" in view.panel.html.value and "Error" not in view.panel.html.value
     for dropdown in view.steps:
         dropdown.value = question.items[0]
     view.check_button.click()
@@ -162,7 +166,7 @@ def test_pure_helpers() -> None:
     assert second is not None
     result = quiz.answer(wrong_response(second))
     fb = feedback(result)
-    assert fb.lines()[0] == "Wrong." and fb.lines()[-1].startswith("Source: https://")
+    assert fb.lines()[0] == "Not quite." and fb.lines()[-1].startswith("Source: https://")
     assert sum(asked for _t, _ok, asked in score_rows(quiz)) == 2
     rows = bank_rows()
     assert sum(n for _t, n, _k in rows) == len(load_bank())

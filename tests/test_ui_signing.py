@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 
 import kmslab
-from kmslab.ui.signing import SigningModel, SigningView, check_digest, hash_name, tampered
+from kmslab.ui import clipped_labels
+from kmslab.ui.signing import (
+    SigningModel,
+    SigningView,
+    check_digest,
+    hash_name,
+    tampered,
+    verdict,
+)
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +47,7 @@ def test_the_key_chooser_lists_spec_and_algorithm(view: SigningView) -> None:
     ]
     for control in (view.key, view.message, view.message_type, view.tamper, view.button):
         assert control.description
+    assert clipped_labels(view.widget()) == []
 
 
 @pytest.mark.parametrize("message_type", ["RAW", "DIGEST"])
@@ -59,16 +68,20 @@ def test_sign_then_verify_the_same_and_a_changed_message(
     expected = "32 bytes" if message_type == "DIGEST" else "17 bytes"
     assert steps[0].name == f"Sign ({message_type}, {expected})"
     assert steps[1].text == "SignatureValid True"
-    assert "OK" in view.panel.html.value
+    # Each call once in the step list, then a verdict that does not repeat the last step.
+    shown = view.steps_html.value + view.panel.html.value
+    assert shown.count("SignatureValid True") == 1 and shown.count("Sign (") == 1
+    assert "Verified" in view.panel.html.value and "valid for the message" in view.panel.html.value
 
     view.tamper.value = True
     view.button.click()
     steps = view.model.last
     assert steps is not None and steps[1].name == "Verify (the changed message)"
     assert (steps[1].ok, steps[1].text) == (False, "KMSInvalidSignatureException")
-    assert (
-        "Error" in view.panel.html.value and "KMSInvalidSignatureException" in view.panel.html.value
-    )
+    assert "Rejected" in view.panel.html.value and "Error" not in view.panel.html.value
+    assert "does not match the changed message" in view.panel.html.value
+    shown = view.steps_html.value + view.panel.html.value
+    assert shown.count("Verify (the changed message)") == 1
 
 
 def test_mac_then_verify(view: SigningView) -> None:
@@ -88,12 +101,18 @@ def test_mac_then_verify(view: SigningView) -> None:
     view.button.click()
     steps = view.model.last
     assert steps is not None and steps[-1].text == "KMSInvalidMacException"
+    assert "Rejected" in view.panel.html.value and "MAC does not match" in view.panel.html.value
 
 
 def test_errors_are_reported_as_aws_errors(kms: Any, view: SigningView) -> None:
     steps = view.model.run("ECC_NIST_P256 · ECDSA_SHA_256", b"x" * 4097)
     assert len(steps) == 1 and not steps[0].ok
     assert steps[0].text.startswith("ValidationException: 1 validation error detected")
+    assert verdict(steps) == (
+        False,
+        "Error",
+        "Sign failed with ValidationException, so nothing was verified",
+    )
     with pytest.raises(ValueError, match="not a signing or HMAC key"):
         SigningModel(kms, [kms.create_key()["KeyMetadata"]["KeyId"]])
     ecc = view.model.choices[0].key_id

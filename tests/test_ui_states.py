@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 import kmslab
 from kmslab.clock import ManualClock
+from kmslab.ui import clipped_labels
 from kmslab.ui.states import KeyStateModel, KeyStateView, check_final_state
 from kmslab.viz.states import (
     DELETED,
@@ -103,7 +104,8 @@ def test_the_view_buttons_call_kms_and_light_the_diagram(lab: kmslab.LocalKms) -
     assert "Your last steps" in view.log.value
     assert all(b.description and b.tooltip for b in view.buttons.values())
     assert view.days.description
-    view.widget()
+    # "Schedule deletion", "Let the waiting period pass": every label reads in full.
+    assert clipped_labels(view.widget()) == []
 
 
 def test_no_wait_button_without_a_clock(lab: kmslab.LocalKms) -> None:

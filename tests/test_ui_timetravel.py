@@ -8,6 +8,7 @@ import pytest
 
 import kmslab
 from kmslab.clock import ManualClock
+from kmslab.ui import clipped_labels
 from kmslab.ui.timetravel import (
     TimeTravelModel,
     TimeTravelView,
@@ -45,7 +46,7 @@ def test_a_year_rotates_the_key_and_old_data_still_decrypts(lab: kmslab.LocalKms
     assert year.rotation.endswith("next 2028-01-05")
     assert "material 2 of 2" in year.line() and "decrypt: OK with material 1" in year.line()
     assert len(year.current_id) == 64 and year.current_id != start.current_id
-    assert year.current_id[:12] in model.table() and year.current_id not in year.line()
+    assert year.current_id[:8] in model.table() and year.current_id not in year.line()
     table = model.table()
     assert "2026-01-05" in table and "2027-01-05" in table and "old ciphertext" in table
 
@@ -101,6 +102,49 @@ def test_the_view_advances_on_the_button_only(lab: kmslab.LocalKms) -> None:
     assert "OK" in view.panel.html.value and "2027-02-09" in view.table.value
     assert view.days.description and view.button.description and view.button.tooltip
     view.widget()
+
+
+def test_a_press_moves_the_clock_exactly_the_days_asked_even_after_other_cells_moved_it(
+    lab: kmslab.LocalKms,
+) -> None:
+    """The notebook's later cells move the same clock after the widget was drawn: the next
+    press must still show a jump of exactly the days typed, and say who moved the rest."""
+    kms = lab.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    kms.enable_key_rotation(KeyId=key_id)
+    view = TimeTravelView(TimeTravelModel(kms, key_id, lab.clock))
+    lab.clock.advance(days=372)  # "later cells"
+    view.days.value = 30
+    view.button.click()
+    dates = [s.date for s in view.model.history]
+    assert dates == ["2026-01-05", "2027-01-12", "2027-02-11"]
+    assert [s.moved for s in view.model.history] == [
+        "start",
+        "other code +372 days",
+        "Advance +30 days",
+    ]
+    status = view.panel.html.value
+    assert "2027-01-12 + 30 days = 2027-02-11" in status and "Error" not in status
+    assert "other code +372 days" in view.table.value
+    # No other code in between: one press, one row, exactly the days asked.
+    view.days.value = 1
+    view.button.click()
+    assert [s.date for s in view.model.history][-2:] == ["2027-02-11", "2027-02-12"]
+    assert "2027-02-11 + 1 day = 2027-02-12" in view.panel.html.value
+
+
+def test_the_table_keeps_each_row_on_one_line(lab: kmslab.LocalKms) -> None:
+    kms = lab.client()
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    blob = kms.encrypt(KeyId=key_id, Plaintext=b"s")["CiphertextBlob"]
+    kms.enable_key_rotation(KeyId=key_id)
+    view = TimeTravelView(TimeTravelModel(kms, key_id, lab.clock, ciphertext=blob))
+    lab.clock.advance(days=400)
+    view.button.click()
+    assert "white-space:pre;" in view.table.value  # scrolls sideways, never wraps a row
+    widest = max(len(line) for line in view.model.table().splitlines())
+    assert widest <= 125, f"a {widest}-character row does not fit a notebook's width"
+    assert clipped_labels(view.widget()) == []
 
 
 def test_a_failing_callback_is_shown_not_swallowed(lab: kmslab.LocalKms) -> None:

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import ipywidgets as widgets
 import pytest
 from botocore.exceptions import ClientError
 
 import kmslab
 from kmslab.course import Course
+from kmslab.ui import clipped_labels
 from kmslab.ui.wizard import (
     KEY_TYPES,
     STEPS,
@@ -342,6 +344,31 @@ def test_the_create_button_creates_the_key(course: Course) -> None:
     course.kms.describe_key(KeyId="alias/fromTheView")
     view.create_button.click()  # the alias is taken now: the error is shown
     assert "AlreadyExistsException" in view.panel.html.value
+
+
+def test_the_two_columns_share_the_width_and_long_lines_wrap_inside_them(
+    course: Course,
+) -> None:
+    """The left column (the step) must never run under the code column: both may shrink
+    (min-width 0) and wrap under each other; the policy and the long result line after Create
+    wrap inside their own column."""
+    view = KeyWizardView(KeyWizard(account=ACCOUNT, alias="alias/columns"), course.client)
+    frame = view.widget()
+    columns = frame.children[1]
+    assert isinstance(columns, widgets.HBox) and columns.layout.flex_flow == "row wrap"
+    left, code = columns.children
+    for column in (left, code):
+        assert column.layout.min_width == "0" and column.layout.flex == "1 1 420px"
+        assert column.layout.width is None  # no fixed width that the other column overlaps
+    view.go([step.name for step in STEPS].index("review"))
+    assert "white-space:pre-wrap" in view.policy_html.value
+    assert "overflow-wrap:anywhere" in view.code.value
+    view.go(len(STEPS) - 1)
+    view.create_button.click()
+    result = view.panel.html.value
+    assert "created" in result and len(result) > 300 and "white-space:pre-wrap" in result
+    assert clipped_labels(frame) == []
+    assert [c for page in view.pages.values() for w in page for c in clipped_labels(w)] == []
 
 
 def test_without_clients_there_is_nothing_to_create_with() -> None:

@@ -275,7 +275,7 @@ class BenchPanelView:
             value=(4 * KiB, MiB),
             description="Sizes",
             tooltip="Plaintext sizes to encrypt (Ctrl/Shift-click to choose several)",
-            layout=layout,
+            layout=widgets.Layout(width="200px", height="110px"),
             style=style,
         )
         self.backends = widgets.SelectMultiple(
@@ -291,20 +291,21 @@ class BenchPanelView:
             value=(0.0, 20.0),
             description="Round trip (SIMULATED)",
             tooltip="A sleep added before every KMS request: a pretend network, not a real one",
-            layout=widgets.Layout(width="380px", height="110px"),
+            # wide enough for "+80 ms SIMULATED (another continent)" beside its description
+            layout=widgets.Layout(width="480px", height="110px"),
             style=style,
         )
         self.quick = widgets.Checkbox(
             value=True,
             description="Quick: stop direct runs after 0.25 s and extrapolate the rest",
             style=style,
-            layout=widgets.Layout(width="480px"),
+            layout=widgets.Layout(width="auto"),
         )
         self.throttling = widgets.Checkbox(
             value=False,
             description="Also run the request-quota (throttling) scenarios",
             style=style,
-            layout=widgets.Layout(width="480px"),
+            layout=widgets.Layout(width="auto"),
         )
         self.run_button = widgets.Button(
             description="Run benchmark",
@@ -313,7 +314,10 @@ class BenchPanelView:
         )
         self.estimate = widgets.Label(value="")
         self.progress_box = widgets.Box()
-        self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
+        # Hidden until a run has drawn it: an empty Image shows as a broken picture.
+        self.image = widgets.Image(
+            format="png", layout=widgets.Layout(max_width="100%", display="none")
+        )
         self.tables = widgets.HTML()
         self.panel = Panel()
         self.run_button.on_click(self._run_clicked)
@@ -375,6 +379,7 @@ class BenchPanelView:
             if results is None:
                 return
             self.image.value = results_png(results)
+            self.image.layout.display = None
             self.tables.value = _pre(results_text(results))
             state = "cancelled: partial results" if results.cancelled else "done"
             self.panel.show(True, f"{state}: {len(results.records)} measurements")
@@ -394,7 +399,10 @@ class BenchPanelView:
         )
         return widgets.VBox(
             [
-                widgets.HBox([self.sizes, self.backends, self.rtts]),
+                widgets.HBox(  # the lists wrap onto a second line in a narrow notebook
+                    [self.sizes, self.backends, self.rtts],
+                    layout=widgets.Layout(flex_flow="row wrap"),
+                ),
                 self.quick,
                 self.throttling,
                 widgets.HBox([self.run_button, self.estimate]),

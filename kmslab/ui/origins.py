@@ -7,8 +7,9 @@ expires) and tries ``Encrypt`` with it, reporting ``OK`` or the AWS error code; 
 move the clock forward (imported material expires on it) and disconnect or connect the store
 (its keys become ``Unavailable`` and come back).
 
-:class:`OriginsView` binds that to a days slider, three buttons and a text table: calls reach
-KMS only when a button is pressed.
+:class:`OriginsView` binds that to a days slider, three buttons and a table. The table shows the
+board as it is when the view is made (one DescribeKey and one Encrypt per key); after that,
+calls reach KMS only when a button is pressed.
 
 :func:`check_states` is the notebook exercise's check: the key state after each event.
 """
@@ -161,7 +162,7 @@ class OriginsView:
             tooltip="Connect or disconnect the custom key store",
             icon="plug",
             disabled=model.store_id is None,
-            layout=widgets.Layout(width="180px"),
+            layout=widgets.Layout(width="240px"),  # room for "Key store disconnected"
         )
         self.refresh_button = widgets.Button(
             description="Try Encrypt",
@@ -173,6 +174,17 @@ class OriginsView:
         self.advance_button.on_click(self.panel.guard(self._advance))
         self.refresh_button.on_click(self.panel.guard(self._refresh))
         self.store_button.observe(self.panel.guard(self._toggle_store), names="value")
+        self.panel.guard(self._first_look)()
+
+    def _first_look(self) -> None:
+        """The board as it is now, drawn once at construction (no button needed)."""
+        self._refresh()
+        count = len(self.model.keys)
+        self.panel.show(
+            True,
+            f"{count} key{'' if count == 1 else 's'} on the board: advance the clock, switch the "
+            "key store, or press Try Encrypt again",
+        )
 
     def _advance(self, _button: Any = None) -> None:
         self.panel.show(True, self.model.advance(self.days.value))

@@ -11,8 +11,9 @@ ordering    one Dropdown per position ("Step 1" ... "Step n"), each offering eve
 matching    one Dropdown per left-hand item, offering every right-hand item
 ==========  ========================================================================
 
-*Check* records the answer in the quiz and shows right or wrong in words (never colour
-alone), the correct answer, the explanation and the AWS page it comes from; "myth" items show
+*Check* records the answer in the quiz and shows "Right" or "Not quite" in words (never colour
+alone; a wrong answer is a result, not an error), the correct answer, the explanation and the
+AWS page it comes from; "myth" items show
 the stale claim beside the current fact. *Next question* moves on; the score per topic is a
 table. An incomplete answer (nothing chosen, a step left empty or used twice) is not recorded:
 the view asks for the missing part instead.
@@ -67,7 +68,7 @@ class Feedback:
     """What the view shows after Check."""
 
     correct: bool
-    verdict: str  # "Right" or "Wrong"
+    verdict: str  # "Right" or "Not quite"
     answer: str  # the correct answer, as text
     explanation: str
     source: str
@@ -88,7 +89,7 @@ def feedback(result: Result) -> Feedback:
     q = result.question
     return Feedback(
         correct=result.correct,
-        verdict="Right" if result.correct else "Wrong",
+        verdict="Right" if result.correct else "Not quite",
         answer=format_answer(q, q.answer),
         explanation=q.explanation,
         source=q.source,
@@ -203,12 +204,12 @@ class QuizView:
     def _check(self, _button: Any = None) -> None:
         response, missing = self.response()
         if missing:
-            self.panel.show(False, missing)
+            self.panel.show(False, missing, "Not yet")
             return
         result = self.quiz.answer(response)
         self.last = feedback(result)
         given = format_answer(result.question, response)
-        self.panel.show(result.correct, f"{self.last.verdict}: {given}")
+        self.panel.show(result.correct, f"you answered {given}", self.last.verdict)
         self.feedback_html.value = _feedback_html(self.last)
         self.check_button.disabled = True
         self.next_button.disabled = False

@@ -24,7 +24,7 @@ from typing import Any
 import ipywidgets as widgets
 from botocore.exceptions import ClientError
 
-from . import Panel, status_html
+from . import Panel, pre_html
 
 __all__ = [
     "KeyChoice",
@@ -34,6 +34,7 @@ __all__ = [
     "check_digest",
     "hash_name",
     "tampered",
+    "verdict",
 ]
 
 
@@ -78,6 +79,25 @@ class Step:
 
     def line(self) -> str:
         return f"{self.name}: {self.text}"
+
+
+def verdict(steps: list[Step]) -> tuple[bool, str, str]:
+    """The outcome of one run in words, for the result line under the steps: (ok, word, text).
+
+    The steps list every call; the verdict says what they add up to, without repeating the
+    last step: "Verified", "Rejected" (a verification that says no: the lesson of the tamper
+    checkbox, not a failure of the widget) or "Error" (a call KMS refused)."""
+    last = steps[-1]
+    call, code = last.name.split(" (")[0], last.text.split(":")[0]
+    what = "MAC" if call == "VerifyMac" else "signature"
+    message = "the changed message" if "changed" in last.name else "the message"
+    if last.ok:
+        return True, "Verified", f"the {what} is valid for {message}"
+    if code in ("KMSInvalidSignatureException", "KMSInvalidMacException"):
+        return False, "Rejected", f"the {what} does not match {message} ({code})"
+    if call in ("Verify", "VerifyMac"):
+        return False, "Error", f"{call} failed with {code}: see the steps above"
+    return False, "Error", f"{call} failed with {code}, so nothing was verified"
 
 
 @dataclass(frozen=True)
@@ -241,6 +261,7 @@ class SigningView:
             value=False,
             description="Change one bit of the message before verifying",
             indent=False,
+            layout=widgets.Layout(width="auto"),
         )
         self.button = widgets.Button(
             description="Sign and verify",
@@ -259,9 +280,10 @@ class SigningView:
             self.message_type.value,
             self.tamper.value,
         )
-        final = steps[-1]
-        self.panel.show(final.ok, final.line())
-        self.steps_html.value = "".join(status_html(s.ok, s.line()) for s in steps)
+        ok, word, text = verdict(steps)
+        lines = [f"{i}. {'✔' if s.ok else '✘'} {s.line()}" for i, s in enumerate(steps, 1)]
+        self.steps_html.value = pre_html("\n".join(lines), wrap=True)
+        self.panel.show(ok, text, word)
 
     def widget(self) -> widgets.Widget:
         return widgets.VBox(

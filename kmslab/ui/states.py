@@ -212,7 +212,9 @@ class KeyStateView:
                 ("wait", "Let the waiting period pass", "Advance the lab clock", "forward")
             )
         for name, label, tip, icon in specs:
-            button = widgets.Button(description=label, tooltip=tip, icon=icon)
+            button = widgets.Button(
+                description=label, tooltip=tip, icon=icon, layout=widgets.Layout(width="auto")
+            )
             button.on_click(self.panel.guard(self._handler(name)))
             self.buttons[name] = button
         state = model.state()

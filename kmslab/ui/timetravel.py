@@ -13,14 +13,20 @@ Dates are the lab's, in UTC. ``TimeTravelView`` puts a days box and an "Advance 
 button over it, with every snapshot so far as a text table (which also shows the start of each
 current ``CurrentKeyMaterialId``; :meth:`Snapshot.line` leaves ids out, for nbval). moto has no
 lab clock: the notebooks check ``course.lacks("clock")`` first.
+
+The clock is shared: other code (a notebook's later cells) may move it between two presses.
+The model reads the clock at each jump; when it moved elsewhere since the last snapshot, it
+first records a row that says so ("other code +372 days"), so every row states exactly how far
+the clock moved to reach it and who moved it ("Advance +30 days"), and the view's result line
+reads "2028-01-12 + 30 days = 2028-02-11 ...": the learner sees the days they asked for, never a
+larger jump.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ipywidgets as widgets
@@ -28,7 +34,7 @@ from botocore.exceptions import ClientError
 
 from kmslab.viz.tables import format_table
 
-from . import Panel
+from . import Panel, pre_html
 
 __all__ = [
     "Snapshot",
@@ -45,6 +51,14 @@ def _day(when: datetime) -> str:
     return when.astimezone(UTC).date().isoformat()
 
 
+def _span(delta: timedelta) -> str:
+    """``+30 days``, ``+1 day``, ``+0.5 days``: how far the clock moved."""
+    days = delta.total_seconds() / 86400
+    if days == int(days):
+        return f"+{int(days)} day" + ("" if int(days) == 1 else "s")
+    return f"+{days:.2f} days"
+
+
 @dataclass(frozen=True)
 class Snapshot:
     """What the key looks like at one instant of the lab clock."""
@@ -57,6 +71,7 @@ class Snapshot:
     rotation: str  # "every 365 days, next 2027-01-05" or "off"
     decrypt: str = ""  # what Decrypt of the sample ciphertext answered ("" without one)
     current_id: str = ""  # the current CurrentKeyMaterialId ("" once deleted)
+    moved: str = ""  # how the clock got here: "start", "Advance +30 days", "other code +7 days"
 
     def line(self) -> str:
         """One plain line (what nbval checks)."""
@@ -71,14 +86,16 @@ class Snapshot:
         return f"{text}  decrypt: {self.decrypt}" if self.decrypt else text
 
     def row(self) -> dict[str, str]:
+        """The table row: short enough that eight columns fit a notebook's width."""
+        rotation = self.rotation.removeprefix("every ").replace(" days,", " d,")
         return {
             "lab date": self.date,
+            "clock moved": self.moved or "-",
             "state": self.state,
-            "current material": "-" if self.current is None else f"{self.current}",
-            "its id": f"{self.current_id[:12]}..." if self.current_id else "-",
-            "materials": str(self.materials),
+            "material": "-" if self.current is None else f"{self.current} of {self.materials}",
+            "material id": f"{self.current_id[:8]}..." if self.current_id else "-",
             "rotations": str(self.rotations),
-            "rotation": self.rotation,
+            "rotation": rotation,
             "old ciphertext": self.decrypt or "-",
         }
 
@@ -126,6 +143,7 @@ class TimeTravelModel:
         self.encryption_context = dict(encryption_context or {})
         self.history: list[Snapshot] = []
         self._seen: list[str] = []  # material ids, oldest first
+        self._at: datetime | None = None  # the clock when the last snapshot was recorded
 
     @property
     def last(self) -> Snapshot | None:
@@ -149,15 +167,26 @@ class TimeTravelModel:
         material = out.get("KeyMaterialId")
         return f"OK with material {self._number(material)}" if material else "OK"
 
-    def snapshot(self, record: bool = True) -> Snapshot:
-        """Read the key now; ``record`` appends the snapshot to :attr:`history`."""
-        date = _day(self.clock.now())
+    def _moved(self, now: datetime, by_advance: bool) -> str:
+        if self._at is None:
+            return "start"
+        if now == self._at:
+            return "no change"
+        return ("Advance " if by_advance else "other code ") + _span(now - self._at)
+
+    def snapshot(self, record: bool = True, *, _by_advance: bool = False) -> Snapshot:
+        """Read the key now; ``record`` appends the snapshot to :attr:`history`. Its ``moved``
+        says how far the clock went since the last recorded snapshot, and whether
+        :meth:`advance` moved it or other code did."""
+        now = self.clock.now()
+        date = _day(now)
+        moved = self._moved(now, _by_advance)
         try:
             meta = self.kms.describe_key(KeyId=self.key_id)["KeyMetadata"]
         except ClientError as exc:
             if exc.response["Error"].get("Code") != "NotFoundException":
                 raise
-            snap = Snapshot(date, DELETED, 0, None, 0, "-", self._decrypt())
+            snap = Snapshot(date, DELETED, 0, None, 0, "-", self._decrypt(), moved=moved)
         else:
             listed = self.kms.list_key_rotations(
                 KeyId=self.key_id, IncludeKeyMaterial="ALL_KEY_MATERIAL"
@@ -184,17 +213,25 @@ class TimeTravelModel:
                 rotation,
                 self._decrypt(),
                 current_id or "",
+                moved,
             )
         if record:
             self.history.append(snap)
+            self._at = now
         return snap
 
     def advance(self, days: int) -> Snapshot:
-        """Move the lab clock ``days`` forward (due rotations and deletions run), then read."""
+        """Move the lab clock ``days`` forward (due rotations and deletions run), then read.
+
+        When other code moved the shared clock since the last snapshot, a snapshot of the key
+        as it is now is recorded first (marked "other code"), so the returned one is exactly
+        ``days`` after the row before it."""
         if days < 1:
             raise ValueError("advance the clock by at least one day")
+        if self._at is not None and self.clock.now() != self._at:
+            self.snapshot()
         self.clock.advance(days=days)
-        return self.snapshot()
+        return self.snapshot(_by_advance=True)
 
     def table(self) -> str:
         """Every snapshot so far as a text table."""
@@ -219,6 +256,7 @@ class TimeTravelView:
             description="Advance the clock",
             tooltip="Move the lab clock forward; rotations and deletions that fall due run",
             icon="forward",
+            layout=widgets.Layout(width="auto"),
         )
         self.panel = Panel()
         self.table = widgets.HTML(value="")
@@ -228,14 +266,14 @@ class TimeTravelView:
         self._render()
 
     def _advance(self, _button: Any = None) -> None:
-        snap = self.model.advance(self.days.value)
-        self.panel.show(True, snap.line())
+        days = self.days.value
+        before = _day(self.model.clock.now())  # read at the press: other cells may move it
+        snap = self.model.advance(days)
+        self.panel.show(True, f"{before} + {_span(timedelta(days=days))[1:]} = {snap.line()}")
         self._render()
 
     def _render(self) -> None:
-        self.table.value = (
-            f'<pre style="font-size:12px;line-height:1.3">{html.escape(self.model.table())}</pre>'
-        )
+        self.table.value = pre_html(self.model.table(), size="11px")
 
     def widget(self) -> widgets.Widget:
         return widgets.VBox([widgets.HBox([self.days, self.button]), self.panel.html, self.table])

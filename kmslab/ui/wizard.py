@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 
 from ..ops.base import USAGES_FOR_SPEC
 from ..policy import console_policy
-from . import Panel
+from . import Panel, pre_html
 
 __all__ = [
     "KEY_TYPES",
@@ -725,8 +725,13 @@ _WIDE = widgets.Layout(width="420px")
 
 
 def _pre(title: str, text: str) -> str:
-    style = "margin:2px 0 8px 0;overflow-x:auto"
-    return f"<b>{html.escape(title)}</b><pre style='{style}'>{html.escape(text)}</pre>"
+    # Long lines (an ARN in the policy, a long CLI option) wrap inside their column.
+    return pre_html(text, wrap=True, title=title)
+
+
+# Two columns that share the width and wrap under each other when the notebook is narrow; each
+# may shrink below its content's width (min-width 0) so that nothing runs under its neighbour.
+_COLUMN = {"flex": "1 1 420px", "min_width": "0", "max_width": "100%"}
 
 
 class KeyWizardView:
@@ -868,7 +873,7 @@ class KeyWizardView:
         self.create_button.on_click(self.panel.guard(self._create))
         # -- frame
         self.header = widgets.HTML()
-        self.code = widgets.HTML(layout=widgets.Layout(width="560px"))
+        self.code = widgets.HTML(layout=widgets.Layout(**_COLUMN))
         self.problems = widgets.HTML()
         self.back = widgets.Button(
             description="Back", tooltip="The previous step", icon="arrow-left"
@@ -887,7 +892,7 @@ class KeyWizardView:
             "review": [self.policy_html],
             "create": [self.create_button, self.panel.html],
         }
-        self.page = widgets.VBox(layout=widgets.Layout(width="460px"))
+        self.page = widgets.VBox(layout=widgets.Layout(width="100%", min_width="0"))
         for control in (
             self.group,
             self.users,
@@ -1045,5 +1050,9 @@ class KeyWizardView:
 
     def widget(self) -> widgets.Widget:
         nav = widgets.HBox([self.back, self.next])
-        left = widgets.VBox([self.page, self.problems, nav])
-        return widgets.VBox([self.header, widgets.HBox([left, self.code])])
+        left = widgets.VBox([self.page, self.problems, nav], layout=widgets.Layout(**_COLUMN))
+        columns = widgets.HBox(
+            [left, self.code],
+            layout=widgets.Layout(flex_flow="row wrap", align_items="flex-start", width="100%"),
+        )
+        return widgets.VBox([self.header, columns])
