@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 __all__ = [
     "ALWAYS_GRANTABLE",
@@ -184,6 +185,40 @@ def grant_allows(
     if operation in CONTEXT_OPERATIONS:
         return _context_satisfies(grant, encryption_context)
     return True
+
+
+def child_grant_within(
+    parent: Grant,
+    operations: list[str],
+    constraints: dict[str, Any] | None,
+) -> bool:
+    """May a grantee whose CreateGrant permission comes from ``parent`` create a grant with
+    these operations and constraints (CreateGrant's ``Operations`` and ``Constraints``, snake
+    case)? Only some or all of the parent's operations, with constraints at least as strict:
+    a Subset may gain pairs or become an Equals holding its pairs, an Equals must stay the same
+    (Developer Guide, "Granting CreateGrant permission"). Policies are not limited this way."""
+    if not set(operations) <= set(parent.operations):
+        return False
+    constraints = constraints or {}
+    if parent.source_arn is not None and constraints.get("source_arn") != parent.source_arn:
+        return False
+    equals = constraints.get("encryption_context_equals")
+    subset = constraints.get("encryption_context_subset")
+    if parent.encryption_context_equals is not None:
+        return equals is not None and _lower(equals) == _lower(parent.encryption_context_equals)
+    if parent.encryption_context_subset is not None:
+        child = equals if equals is not None else subset
+        if child is None:
+            return False
+        pairs = _lower(child)
+        wanted = _lower(parent.encryption_context_subset)
+        return all(pairs.get(k) == v for k, v in wanted.items())
+    return True
+
+
+def _lower(pairs: dict[str, str]) -> dict[str, str]:
+    # Constraint keys are case insensitive, values case sensitive (GrantConstraints).
+    return {k.lower(): v for k, v in pairs.items()}
 
 
 def may_retire(grant: Grant, principal_arn: str) -> bool:

@@ -32,10 +32,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import ACCOUNT, RAW, START, fails, key_arn, new_key
 
 from kmslab import LocalKms, ManualClock
-from kmslab.grants import Grant, grant_allows, may_retire, operations_for
+from kmslab.grants import Grant, child_grant_within, grant_allows, may_retire, operations_for
 from kmslab.iam import root_principal
 
 USER = f"arn:aws:iam::{ACCOUNT}:user/alice"
@@ -652,6 +653,56 @@ def test_a_grant_lets_a_user_without_permissions_use_the_key_within_its_constrai
     ] == ("AccessDeniedException")
 
 
+def test_create_grant_from_a_grant_is_limited_to_its_operations_and_constraints(
+    make_lab: Callable[..., LocalKms],
+) -> None:
+    """Developer Guide, "Granting CreateGrant permission": a grantee whose CreateGrant comes
+    from a grant may create only grants with some or all of its operations and constraints
+    at least as strict; a principal whose CreateGrant comes from a policy is not limited."""
+    lab = make_lab()
+    iam = lab.client("iam")
+    for user in ("alice", "bob"):
+        iam.create_user(UserName=user)
+    admin, alice = lab.client(config=RAW), lab.client(principal="alice", config=RAW)
+    bob = f"arn:aws:iam::{ACCOUNT}:user/bob"
+    key_id = new_key(admin)
+    grant(
+        admin,
+        key_id,
+        Operations=["GenerateDataKey", "Decrypt", "CreateGrant"],
+        Constraints={"EncryptionContextSubset": {"Department": "IT"}},
+    )
+
+    def child(operations: list[str], constraints: dict[str, Any] | None) -> str:
+        extra = {"Constraints": constraints} if constraints is not None else {}
+        try:
+            alice.create_grant(KeyId=key_id, GranteePrincipal=bob, Operations=operations, **extra)
+        except ClientError as exc:
+            return str(exc.response["Error"]["Code"])
+        return "created"
+
+    it = {"Department": "IT"}
+    assert child(["Decrypt"], {"EncryptionContextSubset": it}) == "created"
+    assert child(["CreateGrant", "Decrypt"], {"EncryptionContextEquals": it}) == "created"
+    assert child(["Decrypt"], {"EncryptionContextSubset": {**it, "Team": "a"}}) == "created"
+    assert child(["Decrypt"], {"EncryptionContextSubset": {"department": "IT"}}) == "created"
+    # Not some or all of the parent's operations:
+    assert child(["Encrypt"], {"EncryptionContextSubset": it}) == "AccessDeniedException"
+    assert child(["Decrypt", "ReEncryptFrom"], {"EncryptionContextSubset": it}) == (
+        "AccessDeniedException"
+    )
+    # Constraints looser than the parent's: dropped, a pair removed or changed.
+    assert child(["Decrypt"], None) == "AccessDeniedException"
+    assert child(["Decrypt"], {"EncryptionContextSubset": {"Team": "a"}}) == (
+        "AccessDeniedException"
+    )
+    assert child(["Decrypt"], {"EncryptionContextEquals": {"Department": "HR"}}) == (
+        "AccessDeniedException"
+    )
+    # The administrator's CreateGrant comes from the key policy: not limited.
+    assert grant(admin, key_id, GranteePrincipal=bob, Operations=["Encrypt"])["GrantId"]
+
+
 # == persistence ===================================================================================
 
 
@@ -774,3 +825,17 @@ def test_may_retire() -> None:
     assert not may_retire(g, OTHER_ROOT)  # grantee, but RetireGrant is not granted
     assert may_retire(pure(grantee_principal=OTHER_ROOT), OTHER_ROOT)
     assert not may_retire(g, f"arn:aws:iam::{THIRD_ACCOUNT}:root")
+
+
+def test_child_grant_within_an_equals_parent_must_keep_the_same_equals() -> None:
+    parent = pure(operations=("Decrypt", "CreateGrant"), encryption_context_equals={"App": "x"})
+    same = {"encryption_context_equals": {"app": "x"}}
+    assert child_grant_within(parent, ["Decrypt"], same)
+    assert not child_grant_within(parent, ["Decrypt"], {"encryption_context_equals": {"app": "y"}})
+    assert not child_grant_within(parent, ["Decrypt"], {"encryption_context_subset": {"app": "x"}})
+    assert not child_grant_within(parent, ["Decrypt"], None)
+    unconstrained = pure(operations=("Decrypt", "CreateGrant"))
+    assert child_grant_within(unconstrained, ["Decrypt"], None)
+    sourced = pure(operations=("Decrypt", "CreateGrant"), source_arn="arn:aws:s3:::b")
+    assert not child_grant_within(sourced, ["Decrypt"], None)
+    assert child_grant_within(sourced, ["Decrypt"], {"source_arn": "arn:aws:s3:::b"})

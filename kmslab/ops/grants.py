@@ -32,6 +32,7 @@ from ..grants import (
     ALWAYS_GRANTABLE,
     CONTEXT_OPERATIONS,
     Grant,
+    child_grant_within,
     grant_allows,
     may_retire,
     operations_for,
@@ -474,8 +475,8 @@ class GrantOperations(ServiceBase):
     ) -> list[str]:
         """The grants on ``key`` that let the caller do ``action`` with this request's
         encryption context (see :func:`kmslab.grants.grant_allows`)."""
+        params = getattr(call, "params", None) or {}
         if context is None:
-            params = getattr(call, "params", None) or {}
             name = {
                 "ReEncryptFrom": "source_encryption_context",
                 "ReEncryptTo": "destination_encryption_context",
@@ -489,4 +490,9 @@ class GrantOperations(ServiceBase):
             f"grant {g.grant_id}"
             for g in self._grants_of(key)
             if any(grant_allows(g, who, action, context) for who in callers)
+            and (
+                action != "CreateGrant"
+                or call.operation != "CreateGrant"
+                or child_grant_within(g, params.get("operations") or [], params.get("constraints"))
+            )
         ]
