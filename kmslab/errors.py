@@ -4,7 +4,8 @@ Every class is named exactly as the ``__type`` AWS puts on the wire, so the prot
 layer can turn an exception into a response mechanically and botocore turns the
 response back into ``client.exceptions.<Code>`` (for modeled codes) or a plain
 ``ClientError`` whose ``response["Error"]["Code"]`` is the name (for the common codes
-the KMS model does not list, such as ``ValidationException``).
+the KMS model does not list, such as ``ValidationException``). :class:`AwsError` is what
+KMS's errors share with IAM's (:class:`kmslab.iam.IamError`): code, message and status.
 
 ::
 
@@ -26,12 +27,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 
-class KmsError(Exception):
-    """An AWS-shaped error: ``code`` is the wire ``__type``, ``message`` AWS's text."""
+class AwsError(Exception):
+    """An AWS-shaped error of any service: ``code`` is the wire code (the class name),
+    ``message`` AWS's text, ``status`` the HTTP status. The KMS errors below and the IAM errors
+    (:class:`kmslab.iam.IamError`) are two separate trees under it: each protocol catches its
+    own service's tree only."""
 
     status: ClassVar[int] = 400
-    #: True for codes the botocore KMS model lists as modeled exceptions.
-    modeled: ClassVar[bool] = True
 
     def __init__(self, message: str = "") -> None:
         super().__init__(message)
@@ -43,6 +45,13 @@ class KmsError(Exception):
 
     def __repr__(self) -> str:
         return f"{self.code}({self.message!r})"
+
+
+class KmsError(AwsError):
+    """An AWS-shaped error: ``code`` is the wire ``__type``, ``message`` AWS's text."""
+
+    #: True for codes the botocore KMS model lists as modeled exceptions.
+    modeled: ClassVar[bool] = True
 
 
 # -- modeled by botocore's KMS model (kms/2014-11-01) ------------------------------------------

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
+from .errors import AwsError
+
 DEFAULT_ACCOUNT = "111122223333"
 
 #: The default account's root credentials. Fixed and documented, so a learner configures the
@@ -61,7 +63,7 @@ _B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 # == errors =====================================================================================
 
 
-class IamError(Exception):
+class IamError(AwsError):
     """An AWS IAM error: ``code`` is the wire code (the class name), ``message`` AWS's text.
 
     ::
@@ -74,19 +76,7 @@ class IamError(Exception):
         └── ServiceFailure 500, <Type>Receiver</Type>: anything unexpected
     """
 
-    status: ClassVar[int] = 400
     sender_fault: ClassVar[bool] = True
-
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message)
-        self.message = message
-
-    @property
-    def code(self) -> str:
-        return type(self).__name__
-
-    def __repr__(self) -> str:
-        return f"{self.code}({self.message!r})"
 
 
 class NoSuchEntity(IamError):

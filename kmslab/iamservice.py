@@ -4,7 +4,9 @@ names it (``xform_name``); and StsService's GetCallerIdentity.
 Methods take a :class:`~kmslab.query.QueryCall` and the operation's input members as snake_case
 keyword arguments (decoded and checked against botocore's IAM model by :mod:`kmslab.query`),
 and return the output members as a snake_case dict. They raise only :mod:`kmslab.iam` errors,
-with IAM's codes and texts. Every entity lives in the caller's account.
+with IAM's codes and texts. Every entity lives in the caller's account. The operations IAM has
+once per kind of entity (``PutUserPolicy``, ``PutGroupPolicy``, ``PutRolePolicy``, ...) are one
+method each, given the kind, and named per kind from :data:`PER_KIND_OPERATIONS`.
 
 Who may call: :meth:`IamService.authorize` runs before anything else, as in IAM (a caller who
 may not act gets AccessDenied even for an entity that does not exist). Its decision is
@@ -15,7 +17,7 @@ the caller's identity-based policies.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .iam import (
@@ -98,6 +100,14 @@ def _role(role: Role, full: bool) -> dict[str, Any]:
     return out
 
 
+def _listed_user(user: User) -> dict[str, Any]:
+    return _user(user, tags=False)
+
+
+def _listed_role(role: Role) -> dict[str, Any]:
+    return {**_role(role, full=False), "max_session_duration": role.max_session_duration}
+
+
 def _access_key(key: AccessKey, secret: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "user_name": key.user_name,
@@ -111,8 +121,9 @@ def _access_key(key: AccessKey, secret: bool) -> dict[str, Any]:
 
 
 def _listing(
-    name: str, items: list[Any], marker: str | None, max_items: int | None
+    name: str, items: list[Any], marker: str | None = None, max_items: int | None = None
 ) -> dict[str, Any]:
+    """One page of an IAM list; the ``**paging`` of a list operation is its Marker and MaxItems."""
     chunk, truncated, next_marker = page(items, marker, max_items)
     return {name: chunk, "is_truncated": truncated, "marker": next_marker}
 
@@ -135,12 +146,19 @@ class IamService:
     def _allow(self, call: QueryCall, resource_arn: str) -> None:
         self.authorize(call.principal, f"iam:{call.operation}", resource_arn)
 
-    def _arn(self, call: QueryCall, kind: str, name: str, path: str | None = None) -> str:
-        """The ARN a request names: the entity's own when it exists, else built from ``path``."""
+    def _allow_path(self, call: QueryCall, kind: str, path: str | None, name: str = "") -> None:
+        """Authorizes the call on the ARN built from ``path``: of the entity (user, group, role,
+        policy) a request creates, or without ``name`` of every entity of ``kind`` (List...)."""
+        self._allow(call, f"arn:aws:iam::{call.account}:{kind}{path or '/'}{name}")
+
+    def _allow_entity(self, call: QueryCall, kind: str, name: str) -> None:
+        """Authorizes the call on the entity a request names, by the entity's own ARN."""
         try:
-            return self.directory.entity(kind, call.account, name).arn
+            arn = self.directory.entity(kind, call.account, name).arn
         except NoSuchEntity:  # a missing entity still has an ARN to authorize
-            return f"arn:aws:iam::{call.account}:{kind}{path or '/'}{name}"
+            self._allow_path(call, kind, "/", name)
+        else:
+            self._allow(call, arn)
 
     def _target_user(self, call: QueryCall, user_name: str | None) -> str:
         """The user a request acts on: ``UserName``, or the calling IAM user itself."""
@@ -173,6 +191,20 @@ class IamService:
         if permissions_boundary is not None:
             raise InvalidInput("kmslab does not simulate permissions boundaries.")
 
+    def _list_entities(
+        self, call: QueryCall, kind: str, path_prefix: str | None = None, **paging: Any
+    ) -> dict[str, Any]:
+        self._allow_path(call, kind, "/")
+        listed: dict[str, tuple[Callable[[str], Sequence[Any]], Callable[[Any], dict[str, Any]]]]
+        listed = {
+            "user": (self.directory.users, _listed_user),
+            "group": (self.directory.groups, _group),
+            "role": (self.directory.roles, _listed_role),
+        }
+        entities, entry = listed[kind]
+        found = [entry(e) for e in entities(call.account) if e.path.startswith(path_prefix or "/")]
+        return _listing(f"{kind}s", found, **paging)
+
     # == users ====================================================================================
 
     def create_user(
@@ -183,7 +215,7 @@ class IamService:
         permissions_boundary: str | None = None,
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:user{path or '/'}{user_name}")
+        self._allow_path(call, "user", path, user_name)
         self._no_boundary(permissions_boundary)
         user = self.directory.create_user(call.account, user_name, path or "/", tags)
         return {"user": _user(user)}
@@ -199,26 +231,11 @@ class IamService:
                 }
             }
         name = self._target_user(call, user_name)
-        self._allow(call, self._arn(call, "user", name))
+        self._allow_entity(call, "user", name)
         return {"user": _user(self.directory.user(call.account, name))}
 
-    def list_users(
-        self,
-        call: QueryCall,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:user/")
-        users = [
-            _user(u, tags=False)
-            for u in self.directory.users(call.account)
-            if u.path.startswith(path_prefix or "/")
-        ]
-        return _listing("users", users, marker, max_items)
-
     def delete_user(self, call: QueryCall, user_name: str) -> None:
-        self._allow(call, self._arn(call, "user", user_name))
+        self._allow_entity(call, "user", user_name)
         self.directory.delete_user(call.account, user_name)
 
     # == groups ===================================================================================
@@ -226,7 +243,7 @@ class IamService:
     def create_group(
         self, call: QueryCall, group_name: str, path: str | None = None
     ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:group{path or '/'}{group_name}")
+        self._allow_path(call, "group", path, group_name)
         return {"group": _group(self.directory.create_group(call.account, group_name, path or "/"))}
 
     def get_group(
@@ -236,36 +253,21 @@ class IamService:
         marker: str | None = None,
         max_items: int | None = None,
     ) -> dict[str, Any]:
-        self._allow(call, self._arn(call, "group", group_name))
+        self._allow_entity(call, "group", group_name)
         group = self.directory.group(call.account, group_name)
         users = [_user(u, tags=False) for u in self.directory.members(group)]
         return {"group": _group(group), **_listing("users", users, marker, max_items)}
 
-    def list_groups(
-        self,
-        call: QueryCall,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:group/")
-        groups = [
-            _group(g)
-            for g in self.directory.groups(call.account)
-            if g.path.startswith(path_prefix or "/")
-        ]
-        return _listing("groups", groups, marker, max_items)
-
     def delete_group(self, call: QueryCall, group_name: str) -> None:
-        self._allow(call, self._arn(call, "group", group_name))
+        self._allow_entity(call, "group", group_name)
         self.directory.delete_group(call.account, group_name)
 
     def add_user_to_group(self, call: QueryCall, group_name: str, user_name: str) -> None:
-        self._allow(call, self._arn(call, "group", group_name))
+        self._allow_entity(call, "group", group_name)
         self.directory.add_user_to_group(call.account, group_name, user_name)
 
     def remove_user_from_group(self, call: QueryCall, group_name: str, user_name: str) -> None:
-        self._allow(call, self._arn(call, "group", group_name))
+        self._allow_entity(call, "group", group_name)
         self.directory.remove_user_from_group(call.account, group_name, user_name)
 
     def list_groups_for_user(
@@ -275,7 +277,7 @@ class IamService:
         marker: str | None = None,
         max_items: int | None = None,
     ) -> dict[str, Any]:
-        self._allow(call, self._arn(call, "user", user_name))
+        self._allow_entity(call, "user", user_name)
         groups = [_group(g) for g in self.directory.groups_for_user(call.account, user_name)]
         return _listing("groups", groups, marker, max_items)
 
@@ -294,7 +296,7 @@ class IamService:
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
         del max_signin_session_duration  # console sign-in sessions are not simulated
-        self._allow(call, f"arn:aws:iam::{call.account}:role{path or '/'}{role_name}")
+        self._allow_path(call, "role", path, role_name)
         self._no_boundary(permissions_boundary)
         role = self.directory.create_role(
             call.account,
@@ -308,33 +310,18 @@ class IamService:
         return {"role": _role(role, full=False)}
 
     def get_role(self, call: QueryCall, role_name: str) -> dict[str, Any]:
-        self._allow(call, self._arn(call, "role", role_name))
+        self._allow_entity(call, "role", role_name)
         return {"role": _role(self.directory.role(call.account, role_name), full=True)}
 
-    def list_roles(
-        self,
-        call: QueryCall,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:role/")
-        roles = [
-            {**_role(r, full=False), "max_session_duration": r.max_session_duration}
-            for r in self.directory.roles(call.account)
-            if r.path.startswith(path_prefix or "/")
-        ]
-        return _listing("roles", roles, marker, max_items)
-
     def delete_role(self, call: QueryCall, role_name: str) -> None:
-        self._allow(call, self._arn(call, "role", role_name))
+        self._allow_entity(call, "role", role_name)
         self.directory.delete_role(call.account, role_name)
 
     # == access keys ==============================================================================
 
     def create_access_key(self, call: QueryCall, user_name: str | None = None) -> dict[str, Any]:
         name = self._target_user(call, user_name)
-        self._allow(call, self._arn(call, "user", name))
+        self._allow_entity(call, "user", name)
         key = self.directory.create_access_key(call.account, name)
         return {"access_key": _access_key(key, secret=True)}
 
@@ -357,7 +344,7 @@ class IamService:
             ]
         else:
             name = self._target_user(call, user_name)
-            self._allow(call, self._arn(call, "user", name))
+            self._allow_entity(call, "user", name)
             keys = [
                 _access_key(k, secret=False) for k in self.directory.access_keys(call.account, name)
             ]
@@ -367,28 +354,28 @@ class IamService:
         self, call: QueryCall, access_key_id: str, user_name: str | None = None
     ) -> None:
         name = self._target_user(call, user_name)
-        self._allow(call, self._arn(call, "user", name))
+        self._allow_entity(call, "user", name)
         self.directory.delete_access_key(call.account, name, access_key_id)
 
     def update_access_key(
         self, call: QueryCall, access_key_id: str, status: str, user_name: str | None = None
     ) -> None:
         name = self._target_user(call, user_name)
-        self._allow(call, self._arn(call, "user", name))
+        self._allow_entity(call, "user", name)
         self.directory.update_access_key(call.account, name, access_key_id, status)
 
     # == inline policies ==========================================================================
 
     def _put_inline(
-        self, call: QueryCall, kind: str, name: str, policy_name: str, document: str
+        self, call: QueryCall, kind: str, name: str, policy_name: str, policy_document: str
     ) -> None:
-        self._allow(call, self._arn(call, kind, name))
-        self.directory.put_inline_policy(kind, call.account, name, policy_name, document)
+        self._allow_entity(call, kind, name)
+        self.directory.put_inline_policy(kind, call.account, name, policy_name, policy_document)
 
     def _get_inline(
         self, call: QueryCall, kind: str, name: str, policy_name: str
     ) -> dict[str, Any]:
-        self._allow(call, self._arn(call, kind, name))
+        self._allow_entity(call, kind, name)
         document = self.directory.inline_policy(kind, call.account, name, policy_name)
         entity_name = self.directory.entity(kind, call.account, name).name
         stored = next(
@@ -402,78 +389,14 @@ class IamService:
             "policy_document": document,
         }
 
-    def _list_inline(
-        self, call: QueryCall, kind: str, name: str, marker: str | None, max_items: int | None
-    ) -> dict[str, Any]:
-        self._allow(call, self._arn(call, kind, name))
+    def _list_inline(self, call: QueryCall, kind: str, name: str, **paging: Any) -> dict[str, Any]:
+        self._allow_entity(call, kind, name)
         names = self.directory.inline_policy_names(kind, call.account, name)
-        return _listing("policy_names", names, marker, max_items)
+        return _listing("policy_names", names, **paging)
 
     def _delete_inline(self, call: QueryCall, kind: str, name: str, policy_name: str) -> None:
-        self._allow(call, self._arn(call, kind, name))
+        self._allow_entity(call, kind, name)
         self.directory.delete_inline_policy(kind, call.account, name, policy_name)
-
-    def put_user_policy(
-        self, call: QueryCall, user_name: str, policy_name: str, policy_document: str
-    ) -> None:
-        self._put_inline(call, "user", user_name, policy_name, policy_document)
-
-    def get_user_policy(self, call: QueryCall, user_name: str, policy_name: str) -> dict[str, Any]:
-        return self._get_inline(call, "user", user_name, policy_name)
-
-    def list_user_policies(
-        self,
-        call: QueryCall,
-        user_name: str,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_inline(call, "user", user_name, marker, max_items)
-
-    def delete_user_policy(self, call: QueryCall, user_name: str, policy_name: str) -> None:
-        self._delete_inline(call, "user", user_name, policy_name)
-
-    def put_group_policy(
-        self, call: QueryCall, group_name: str, policy_name: str, policy_document: str
-    ) -> None:
-        self._put_inline(call, "group", group_name, policy_name, policy_document)
-
-    def get_group_policy(
-        self, call: QueryCall, group_name: str, policy_name: str
-    ) -> dict[str, Any]:
-        return self._get_inline(call, "group", group_name, policy_name)
-
-    def list_group_policies(
-        self,
-        call: QueryCall,
-        group_name: str,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_inline(call, "group", group_name, marker, max_items)
-
-    def delete_group_policy(self, call: QueryCall, group_name: str, policy_name: str) -> None:
-        self._delete_inline(call, "group", group_name, policy_name)
-
-    def put_role_policy(
-        self, call: QueryCall, role_name: str, policy_name: str, policy_document: str
-    ) -> None:
-        self._put_inline(call, "role", role_name, policy_name, policy_document)
-
-    def get_role_policy(self, call: QueryCall, role_name: str, policy_name: str) -> dict[str, Any]:
-        return self._get_inline(call, "role", role_name, policy_name)
-
-    def list_role_policies(
-        self,
-        call: QueryCall,
-        role_name: str,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_inline(call, "role", role_name, marker, max_items)
-
-    def delete_role_policy(self, call: QueryCall, role_name: str, policy_name: str) -> None:
-        self._delete_inline(call, "role", role_name, policy_name)
 
     # == managed policies =========================================================================
 
@@ -486,7 +409,7 @@ class IamService:
         description: str | None = None,
         tags: list[dict[str, str]] | None = None,
     ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:policy{path or '/'}{policy_name}")
+        self._allow_path(call, "policy", path, policy_name)
         policy = self.directory.create_policy(
             call.account, policy_name, policy_document, path or "/", description, tags
         )
@@ -526,7 +449,7 @@ class IamService:
         marker: str | None = None,
         max_items: int | None = None,
     ) -> dict[str, Any]:
-        self._allow(call, f"arn:aws:iam::{call.account}:policy/")
+        self._allow_path(call, "policy", "/")
         chosen = []
         for policy in self.directory.policies(call.account):
             if scope == "AWS" and not policy.aws_managed:
@@ -552,77 +475,66 @@ class IamService:
         self.directory.delete_policy(call.account, policy_arn)
 
     def _attach(self, call: QueryCall, kind: str, name: str, policy_arn: str) -> None:
-        self._allow(call, self._arn(call, kind, name))
+        self._allow_entity(call, kind, name)
         self.directory.attach_policy(kind, call.account, name, policy_arn)
 
     def _detach(self, call: QueryCall, kind: str, name: str, policy_arn: str) -> None:
-        self._allow(call, self._arn(call, kind, name))
+        self._allow_entity(call, kind, name)
         self.directory.detach_policy(kind, call.account, name, policy_arn)
 
     def _list_attached(
-        self,
-        call: QueryCall,
-        kind: str,
-        name: str,
-        path_prefix: str | None,
-        marker: str | None,
-        max_items: int | None,
+        self, call: QueryCall, kind: str, name: str, path_prefix: str | None = None, **paging: Any
     ) -> dict[str, Any]:
-        self._allow(call, self._arn(call, kind, name))
+        self._allow_entity(call, kind, name)
         attached = [
             {"policy_name": p.name, "policy_arn": p.arn}
             for p in self.directory.attached_policies(kind, call.account, name)
             if p.path.startswith(path_prefix or "/")
         ]
-        return _listing("attached_policies", attached, marker, max_items)
+        return _listing("attached_policies", attached, **paging)
 
-    def attach_user_policy(self, call: QueryCall, user_name: str, policy_arn: str) -> None:
-        self._attach(call, "user", user_name, policy_arn)
 
-    def detach_user_policy(self, call: QueryCall, user_name: str, policy_arn: str) -> None:
-        self._detach(call, "user", user_name, policy_arn)
+# == operations IAM has once per kind of entity =================================================
 
-    def list_attached_user_policies(
-        self,
-        call: QueryCall,
-        user_name: str,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_attached(call, "user", user_name, path_prefix, marker, max_items)
+ENTITY_KINDS = ("user", "group", "role")
 
-    def attach_group_policy(self, call: QueryCall, group_name: str, policy_arn: str) -> None:
-        self._attach(call, "group", group_name, policy_arn)
+#: PutUserPolicy, PutGroupPolicy and PutRolePolicy are one operation on three kinds of entity,
+#: and so are these others: method name (``{}`` is the kind) -> the :class:`IamService` method
+#: that does it, given the kind (and as ``name`` the entity's name, sent as ``<kind>_name``).
+PER_KIND_OPERATIONS: dict[str, Callable[..., Any]] = {
+    "list_{}s": IamService._list_entities,
+    "put_{}_policy": IamService._put_inline,
+    "get_{}_policy": IamService._get_inline,
+    "list_{}_policies": IamService._list_inline,
+    "delete_{}_policy": IamService._delete_inline,
+    "attach_{}_policy": IamService._attach,
+    "detach_{}_policy": IamService._detach,
+    "list_attached_{}_policies": IamService._list_attached,
+}
 
-    def detach_group_policy(self, call: QueryCall, group_name: str, policy_arn: str) -> None:
-        self._detach(call, "group", group_name, policy_arn)
 
-    def list_attached_group_policies(
-        self,
-        call: QueryCall,
-        group_name: str,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_attached(call, "group", group_name, path_prefix, marker, max_items)
+def _kind_operation(name: str, kind: str, action: Callable[..., Any]) -> Callable[..., Any]:
+    """The method ``name``: ``action`` on the entities of ``kind``."""
+    entity = f"{kind}_name"
 
-    def attach_role_policy(self, call: QueryCall, role_name: str, policy_arn: str) -> None:
-        self._attach(call, "role", role_name, policy_arn)
+    def operation(self: IamService, call: QueryCall, **members: Any) -> Any:
+        if entity in members:
+            members["name"] = members.pop(entity)
+        return action(self, call, kind, **members)
 
-    def detach_role_policy(self, call: QueryCall, role_name: str, policy_arn: str) -> None:
-        self._detach(call, "role", role_name, policy_arn)
+    operation.__name__ = name
+    operation.__qualname__ = f"IamService.{name}"
+    return operation
 
-    def list_attached_role_policies(
-        self,
-        call: QueryCall,
-        role_name: str,
-        path_prefix: str | None = None,
-        marker: str | None = None,
-        max_items: int | None = None,
-    ) -> dict[str, Any]:
-        return self._list_attached(call, "role", role_name, path_prefix, marker, max_items)
+
+def _add_kind_operations() -> None:
+    for template, action in PER_KIND_OPERATIONS.items():
+        for kind in ENTITY_KINDS:
+            name = template.format(kind)
+            setattr(IamService, name, _kind_operation(name, kind, action))
+
+
+_add_kind_operations()
 
 
 class StsService:

@@ -1,10 +1,12 @@
 """The wire: AWS JSON 1.1 requests in, responses out, driven by botocore's service model.
 
-This is the only module that knows PascalCase member names. For every operation it
-decodes the JSON body against the model's input shape (base64 blobs to bytes, epoch numbers
-to datetimes), checks the model's constraints the way AWS does and words the failures as AWS
-does ("1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member
-must have length less than or equal to 4096"), calls the service method named
+This is the only KMS module that knows PascalCase member names (the model's shapes are
+compiled by :mod:`kmslab.shapes`, shared with the query protocol of IAM and STS, and so are
+the validation texts). For every operation it decodes the JSON body against the model's
+input shape (base64 blobs to bytes, epoch numbers to datetimes), checks the model's
+constraints the way AWS does and words the failures as AWS does ("1 validation error
+detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less
+than or equal to 4096"), calls the service method named
 ``xform_name(operation)`` with snake_case arguments, and encodes the snake_case result back
 through the output shape. A :class:`~kmslab.errors.KmsError` becomes ``{"__type", "message"}``
 with its status; anything else becomes a 500 ``KMSInternalException`` (and is logged), so a
@@ -24,14 +26,14 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 from botocore import xform_name
 from botocore.loaders import Loader
-from botocore.model import ServiceModel, Shape
+from botocore.model import ServiceModel
 
 from .errors import (
     KmsError,
@@ -44,6 +46,16 @@ from .errors import (
 from .iam import Principal
 from .ops.base import ACCOUNT_OPERATIONS
 from .service import Call, KmsService
+from .shapes import (
+    Spec,
+    bound_violation,
+    camel,
+    compile_operations,
+    constraint_failure,
+    null_failure,
+    string_violations,
+    validation_message,
+)
 from .trail import Event
 
 log = logging.getLogger("kmslab")
@@ -56,69 +68,6 @@ def service_model(name: str = "kms") -> ServiceModel:
     """botocore's model of ``name`` (loaded once per process)."""
     loader = Loader()
     return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
-
-
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-@dataclass(eq=False)
-class Spec:
-    """A compiled shape: what to check on the way in and how to encode on the way out."""
-
-    name: str
-    type: str
-    sensitive: bool = False
-    min: int | None = None
-    max: int | None = None
-    enum: frozenset[str] | None = None
-    enum_text: str = ""
-    pattern: re.Pattern[str] | None = None
-    pattern_text: str = ""
-    # structure
-    members: list[tuple[str, str, str, Spec]] = field(default_factory=list)  # pascal, snake, camel
-    by_pascal: dict[str, tuple[str, str, Spec]] = field(default_factory=dict)
-    by_snake: dict[str, tuple[str, Spec]] = field(default_factory=dict)
-    required: tuple[str, ...] = ()
-    # list / map
-    member: Spec | None = None
-    key: Spec | None = None
-    value: Spec | None = None
-
-
-def _compile(shape: Shape, memo: dict[str, Spec]) -> Spec:
-    if shape.name in memo:
-        return memo[shape.name]
-    meta = shape.metadata
-    spec = Spec(
-        name=shape.name,
-        type=shape.type_name,
-        sensitive=bool(meta.get("sensitive")),
-        min=meta.get("min"),
-        max=meta.get("max"),
-    )
-    memo[shape.name] = spec
-    enum = getattr(shape, "enum", None)
-    if enum:
-        spec.enum = frozenset(enum)
-        spec.enum_text = "[" + ", ".join(enum) + "]"
-    if "pattern" in meta:
-        spec.pattern_text = meta["pattern"]
-        spec.pattern = re.compile(meta["pattern"])
-    if shape.type_name == "structure":
-        for pascal, member_shape in shape.members.items():
-            sub = _compile(member_shape, memo)
-            snake, camel = xform_name(pascal), _camel(pascal)
-            spec.members.append((pascal, snake, camel, sub))
-            spec.by_pascal[pascal] = (snake, camel, sub)
-            spec.by_snake[snake] = (pascal, sub)
-        spec.required = tuple(shape.required_members)
-    elif shape.type_name == "list":
-        spec.member = _compile(shape.member, memo)
-    elif shape.type_name == "map":
-        spec.key = _compile(shape.key, memo)
-        spec.value = _compile(shape.value, memo)
-    return spec
 
 
 # == decoding and validation ====================================================================
@@ -138,7 +87,7 @@ def _shown(spec: Spec, value: Any, raw: Any) -> str:
 
 
 def _constraint(errors: list[str], spec: Spec, path: str, value: Any, raw: Any, text: str) -> None:
-    errors.append(f"{_shown(spec, value, raw)} at '{path}' failed to satisfy constraint: {text}")
+    errors.append(constraint_failure(_shown(spec, value, raw), path, text))
 
 
 def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
@@ -149,17 +98,13 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
         out: dict[str, Any] = {}
         for name in spec.required:
             if raw.get(name) is None:
-                sub_path = f"{path}.{_camel(name)}" if path else _camel(name)
-                errors.append(
-                    f"Value null at '{sub_path}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
-        for pascal, value in raw.items():
-            entry = spec.by_pascal.get(pascal)
+                errors.append(null_failure(f"{path}.{camel(name)}" if path else camel(name)))
+        for wire, value in raw.items():
+            entry = spec.by_wire.get(wire)
             if entry is None or value is None:
                 continue  # AWS ignores members it does not know
-            snake, camel, sub = entry
-            out[snake] = _decode(sub, value, f"{path}.{camel}" if path else camel, errors)
+            snake, name, sub = entry
+            out[snake] = _decode(sub, value, f"{path}.{name}" if path else name, errors)
         return out
     if t == "string":
         if not isinstance(raw, str):
@@ -171,25 +116,10 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
                 raw.encode("utf-8")
             except UnicodeEncodeError:  # a lone surrogate: not a Unicode string
                 raise SerializationException(f"Invalid UTF-8 string at '{path}'") from None
-        if spec.enum is not None and raw not in spec.enum:
-            _constraint(
-                errors,
-                spec,
-                path,
-                raw,
-                raw,
-                f"Member must satisfy enum value set: {spec.enum_text}",
-            )
-        _length(spec, raw, raw, path, errors)
-        if spec.pattern is not None and spec.pattern.fullmatch(raw) is None:
-            _constraint(
-                errors,
-                spec,
-                path,
-                raw,
-                raw,
-                f"Member must satisfy regular expression pattern: {spec.pattern_text}",
-            )
+        problems = string_violations(spec, raw)
+        if problems:  # (tested first: most strings are fine, and an empty loop still costs)
+            for text in problems:
+                _constraint(errors, spec, path, raw, raw, text)
         return raw
     if t == "blob":
         if not isinstance(raw, str):
@@ -205,24 +135,8 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
             raise SerializationException(
                 f"NUMBER_VALUE can not be converted to an Integer at '{path}'"
             )
-        if spec.min is not None and raw < spec.min:
-            _constraint(
-                errors,
-                spec,
-                path,
-                raw,
-                raw,
-                f"Member must have value greater than or equal to {spec.min}",
-            )
-        if spec.max is not None and raw > spec.max:
-            _constraint(
-                errors,
-                spec,
-                path,
-                raw,
-                raw,
-                f"Member must have value less than or equal to {spec.max}",
-            )
+        if spec.bounded and not spec.lo <= raw <= spec.hi:
+            _constraint(errors, spec, path, raw, raw, bound_violation(spec, raw, "value"))
         return raw
     if t == "boolean":
         if not isinstance(raw, bool):
@@ -257,24 +171,8 @@ def _decode(spec: Spec, raw: Any, path: str, errors: list[str]) -> Any:
 
 def _length(spec: Spec, value: Any, raw: Any, path: str, errors: list[str]) -> None:
     n = len(value)
-    if spec.min is not None and n < spec.min:
-        _constraint(
-            errors,
-            spec,
-            path,
-            value,
-            raw,
-            f"Member must have length greater than or equal to {spec.min}",
-        )
-    if spec.max is not None and n > spec.max:
-        _constraint(
-            errors,
-            spec,
-            path,
-            value,
-            raw,
-            f"Member must have length less than or equal to {spec.max}",
-        )
+    if spec.bounded and not spec.lo <= n <= spec.hi:
+        _constraint(errors, spec, path, value, raw, bound_violation(spec, n))
 
 
 # == encoding =====================================================================================
@@ -287,8 +185,8 @@ def _encode(spec: Spec, value: Any) -> Any:
         for snake, v in value.items():
             if v is None:
                 continue
-            pascal, sub = spec.by_snake[snake]
-            out[pascal] = _encode(sub, v)
+            wire, sub = spec.by_snake[snake]
+            out[wire] = _encode(sub, v)
         return out
     if t == "blob":
         return base64.b64encode(value).decode("ascii")
@@ -307,7 +205,7 @@ def _encode(spec: Spec, value: Any) -> Any:
 
 def _camel_keys(value: Any) -> Any:
     if isinstance(value, dict):
-        return {_camel(k): _camel_keys(v) for k, v in value.items()}
+        return {camel(k): _camel_keys(v) for k, v in value.items()}
     if isinstance(value, list):
         return [_camel_keys(v) for v in value]
     return value
@@ -322,7 +220,7 @@ class Operation:
     method: Callable[..., dict[str, Any]] | None
     input: Spec
     output: Spec | None
-    logged: list[tuple[str, str]]  # (Pascal, camel) request members safe to record
+    logged: list[tuple[str, str]]  # (wire, camel) request members safe to record
     record_response: bool
     read_only: bool
     needs: tuple[str, ...] = ()  # snake_case parameters the service method cannot do without
@@ -330,15 +228,18 @@ class Operation:
 
 @dataclass(frozen=True, slots=True)
 class Response:
+    """One answer of a protocol, for either transport (the query protocol's are XML)."""
+
     status: int
     body: bytes
     request_id: str
+    content_type: str = JSON_CONTENT_TYPE
 
     @property
     def headers(self) -> dict[str, str]:
         return {
             "x-amzn-RequestId": self.request_id,
-            "Content-Type": JSON_CONTENT_TYPE,
+            "Content-Type": self.content_type,
             "Content-Length": str(len(self.body)),
         }
 
@@ -355,7 +256,7 @@ def _has_secret(spec: Spec | None, seen: set[str] | None = None) -> bool:
     seen.add(spec.name)
     if spec.type == "blob" or spec.sensitive:
         return True
-    subs = [m[3] for m in spec.members] + [s for s in (spec.member, spec.key, spec.value) if s]
+    subs = [m[4] for m in spec.members] + [s for s in (spec.member, spec.key, spec.value) if s]
     return any(_has_secret(s, seen) for s in subs)
 
 
@@ -388,12 +289,7 @@ def _required_parameters(method: Callable[..., Any] | None) -> tuple[str, ...]:
 
 
 def _null_members(op: Operation, missing: list[str]) -> str:
-    n = len(missing)
-    return f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(
-        f"Value null at '{_camel(op.input.by_snake[m][0])}' failed to satisfy constraint: "
-        "Member must not be null"
-        for m in missing
-    )
+    return validation_message([null_failure(camel(op.input.by_snake[m][0])) for m in missing])
 
 
 class JsonProtocol:
@@ -410,15 +306,10 @@ class JsonProtocol:
         model = service_model(model_name)
         self.target_prefix = model.metadata["targetPrefix"] + "."
         self.source = f"{model.endpoint_prefix}.amazonaws.com"
-        memo: dict[str, Spec] = {}
         self.operations: dict[str, Operation] = {}
-        for op_name in model.operation_names:
-            om = model.operation_model(op_name)
-            in_spec = (
-                _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
-            )
-            out_spec = _compile(om.output_shape, memo) if om.output_shape else None
-            logged = [(p, c) for p, _s, c, sub in in_spec.members if not _has_secret(sub)]
+        # KMS patterns are matched as Python regexes (``\w``, ``\d``, ``\s`` are Unicode here).
+        for op_name, in_spec, out_spec in compile_operations(model, re.compile):
+            logged = [(w, c) for _p, _s, c, w, sub in in_spec.members if not _has_secret(sub)]
             method = getattr(service, xform_name(op_name), None)
             self.operations[op_name] = Operation(
                 name=op_name,
@@ -463,10 +354,7 @@ class JsonProtocol:
                 errors: list[str] = []
                 kwargs = _decode(op.input, params, "", errors)
                 if errors:
-                    n = len(errors)
-                    raise ValidationException(
-                        f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors)
-                    )
+                    raise ValidationException(validation_message(errors))
                 if op.method is None:
                     raise UnsupportedOperationException(f"kmslab does not implement {op.name} yet.")
                 missing = [n for n in op.needs if n not in kwargs]

@@ -42,14 +42,13 @@ import re
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, quote
 from xml.sax.saxutils import escape
 
 from botocore import xform_name
-from botocore.model import Shape
 
 from .errors import KmsError
 from .iam import (
@@ -63,7 +62,18 @@ from .iam import (
     ServiceFailure,
     ValidationError,
 )
-from .protocol import service_model
+from .protocol import Response, service_model
+from .shapes import (
+    Spec,
+    bound_violation,
+    camel,
+    compile_operations,
+    constraint_failure,
+    java_pattern,
+    null_failure,
+    string_violations,
+    validation_message,
+)
 from .trail import Event
 
 log = logging.getLogger("kmslab")
@@ -72,104 +82,14 @@ XML_CONTENT_TYPE = "text/xml"
 UNRECOGNIZED_TOKEN = "The security token included in the request is invalid."
 
 
-def _camel(name: str) -> str:
-    return name[:1].lower() + name[1:]
-
-
-def _java_pattern(pattern: str) -> re.Pattern[str]:
-    r"""A Python regex for a model pattern written for Java: ``\p{L}``, ``\p{Z}`` and
-    ``\p{N}`` (inside character classes) become their nearest ``re`` classes, and ``\w``
-    is ASCII as in Java."""
-    if "\\p{" not in pattern:
-        return re.compile(pattern, re.ASCII)
-    classes = {r"\p{L}": "", r"\p{Z}": "", r"\p{N}": ""}
-    body = pattern
-    for name in classes:
-        body = body.replace(name, "\x00" + name[3] + "\x00")
-    m = re.fullmatch(r"\[([^\]]*)\]([*+?]?)", body)
-    if m is None:  # pragma: no cover - no such pattern in the models served
-        return re.compile(pattern.replace(r"\p{L}", "a-zA-Z").replace(r"\p{N}", "0-9"))
-    inner, repeat = m.groups()
-    alternatives = []
-    for part in re.split("\x00(.)\x00", inner):
-        if part == "L":
-            alternatives.append(r"[^\W\d_]")
-        elif part == "Z":
-            alternatives.append(r"[ \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]")
-        elif part == "N":
-            alternatives.append(r"\d")
-        elif part:
-            alternatives.append(f"[{part}]")
-    return re.compile("(?:" + "|".join(alternatives) + ")" + repeat)
-
-
-@dataclass(eq=False)
-class Spec:
-    """A compiled shape: names on the wire, constraints, and how to write it out."""
-
-    name: str
-    type: str
-    sensitive: bool = False
-    min: int | None = None
-    max: int | None = None
-    enum: frozenset[str] | None = None
-    enum_text: str = ""
-    pattern: re.Pattern[str] | None = None
-    pattern_text: str = ""
-    # structure: (Pascal member name, snake, camel, wire name, spec)
-    members: list[tuple[str, str, str, str, Spec]] = field(default_factory=list)
-    by_snake: dict[str, tuple[str, Spec]] = field(default_factory=dict)  # snake -> wire name
-    required: tuple[str, ...] = ()
-    # list / map
-    member: Spec | None = None
-    member_name: str = "member"
-    flattened: bool = False
-    key: Spec | None = None
-    value: Spec | None = None
-    key_name: str = "key"
-    value_name: str = "value"
-
-
-def _compile(shape: Shape, memo: dict[str, Spec]) -> Spec:
-    if shape.name in memo:
-        return memo[shape.name]
-    meta = shape.metadata
-    spec = Spec(
-        name=shape.name,
-        type=shape.type_name,
-        sensitive=bool(meta.get("sensitive")),
-        min=meta.get("min"),
-        max=meta.get("max"),
-        flattened=bool(shape.serialization.get("flattened")),
-    )
-    memo[shape.name] = spec
-    enum = getattr(shape, "enum", None)
-    if enum:
-        spec.enum = frozenset(enum)
-        spec.enum_text = "[" + ", ".join(enum) + "]"
-    if "pattern" in meta:
-        spec.pattern_text = meta["pattern"]
-        spec.pattern = _java_pattern(meta["pattern"])
-    if shape.type_name == "structure":
-        for pascal, member_shape in shape.members.items():
-            sub = _compile(member_shape, memo)
-            wire = member_shape.serialization.get("name", pascal)
-            snake = xform_name(pascal)
-            spec.members.append((pascal, snake, _camel(pascal), wire, sub))
-            spec.by_snake[snake] = (wire, sub)
-        spec.required = tuple(shape.required_members)
-    elif shape.type_name == "list":
-        spec.member = _compile(shape.member, memo)
-        spec.member_name = shape.member.serialization.get("name", "member")
-    elif shape.type_name == "map":
-        spec.key = _compile(shape.key, memo)
-        spec.value = _compile(shape.value, memo)
-        spec.key_name = shape.key.serialization.get("name", "key")
-        spec.value_name = shape.value.serialization.get("name", "value")
-    return spec
-
-
 # == decoding and validation ====================================================================
+
+
+def _unreadable(shown: str, path: str, what: str) -> ValidationError:
+    """A value that is not of its member's type at all: the request fails on it alone."""
+    return ValidationError(
+        validation_message([constraint_failure(shown, path, f"Member must be {what}")])
+    )
 
 
 class _Decoder:
@@ -190,24 +110,20 @@ class _Decoder:
         shown = "Value"
         if self.show_values and not spec.sensitive:
             shown = f"Value '{raw}'"
-        self.errors.append(f"{shown} at '{path}' failed to satisfy constraint: {text}")
+        self.errors.append(constraint_failure(shown, path, text))
 
     def structure(self, spec: Spec, prefix: str, path: str) -> dict[str, Any]:
         out: dict[str, Any] = {}
         present = {}
-        for pascal, _snake, camel, wire, _sub in spec.members:
+        for pascal, _snake, name, wire, _sub in spec.members:
             key = f"{prefix}.{wire}" if prefix else wire
             present[pascal] = self._present(key)
-            sub_path = f"{path}.{camel}" if path else camel
             if pascal in spec.required and not present[pascal]:
-                self.errors.append(
-                    f"Value null at '{sub_path}' failed to satisfy constraint: "
-                    "Member must not be null"
-                )
-        for pascal, snake, camel, wire, sub in spec.members:
+                self.errors.append(null_failure(f"{path}.{name}" if path else name))
+        for pascal, snake, name, wire, sub in spec.members:
             if present[pascal]:
                 key = f"{prefix}.{wire}" if prefix else wire
-                out[snake] = self.value(sub, key, f"{path}.{camel}" if path else camel)
+                out[snake] = self.value(sub, key, f"{path}.{name}" if path else name)
         return out
 
     def value(self, spec: Spec, key: str, path: str) -> Any:
@@ -220,73 +136,38 @@ class _Decoder:
             return self.map(spec, key, path)
         raw = self.params.get(key, "")
         if t == "string":
-            self._string(spec, raw, path)
+            for text in string_violations(spec, raw, pattern_on_empty=False):
+                self._fail(spec, path, raw, text)
             return raw
         if t in ("integer", "long"):
             try:
                 number = int(raw)
             except ValueError:
-                raise ValidationError(
-                    f"1 validation error detected: Value '{raw}' at '{path}' failed to satisfy "
-                    "constraint: Member must be a number"
-                ) from None
-            if spec.min is not None and number < spec.min:
-                self._fail(
-                    spec, path, raw, f"Member must have value greater than or equal to {spec.min}"
-                )
-            if spec.max is not None and number > spec.max:
-                self._fail(
-                    spec, path, raw, f"Member must have value less than or equal to {spec.max}"
-                )
+                raise _unreadable(f"Value '{raw}'", path, "a number") from None
+            self._bound(spec, number, raw, path, "value")
             return number
         if t == "boolean":
             if raw.lower() not in ("true", "false"):
-                raise ValidationError(
-                    f"1 validation error detected: Value '{raw}' at '{path}' failed to satisfy "
-                    "constraint: Member must be a boolean"
-                )
+                raise _unreadable(f"Value '{raw}'", path, "a boolean")
             return raw.lower() == "true"
         if t == "timestamp":
             try:
                 when = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             except ValueError:
-                raise ValidationError(
-                    f"1 validation error detected: Value '{raw}' at '{path}' failed to satisfy "
-                    "constraint: Member must be a timestamp"
-                ) from None
+                raise _unreadable(f"Value '{raw}'", path, "a timestamp") from None
             return when if when.tzinfo else when.replace(tzinfo=UTC)
         if t == "blob":
             try:
                 data = base64.b64decode(raw, validate=True)
             except (binascii.Error, ValueError):
-                raise ValidationError(
-                    f"1 validation error detected: Value at '{path}' failed to satisfy "
-                    "constraint: Member must be base64-encoded"
-                ) from None
-            self._length(spec, data, raw, path)
+                raise _unreadable("Value", path, "base64-encoded") from None
+            self._bound(spec, len(data), raw, path)
             return data
         return raw  # pragma: no cover - no other scalar types in the query models
 
-    def _string(self, spec: Spec, raw: str, path: str) -> None:
-        if spec.enum is not None and raw not in spec.enum:
-            self._fail(spec, path, raw, f"Member must satisfy enum value set: {spec.enum_text}")
-        self._length(spec, raw, raw, path)
-        if spec.pattern is not None and raw and spec.pattern.fullmatch(raw) is None:
-            self._fail(
-                spec,
-                path,
-                raw,
-                f"Member must satisfy regular expression pattern: {spec.pattern_text}",
-            )
-
-    def _length(self, spec: Spec, value: Any, raw: Any, path: str) -> None:
-        n = len(value)
-        if spec.min is not None and n < spec.min:
-            self._fail(
-                spec, path, raw, f"Member must have length greater than or equal to {spec.min}"
-            )
-        if spec.max is not None and n > spec.max:
-            self._fail(spec, path, raw, f"Member must have length less than or equal to {spec.max}")
+    def _bound(self, spec: Spec, n: int, raw: Any, path: str, measure: str = "length") -> None:
+        if spec.bounded and not spec.lo <= n <= spec.hi:
+            self._fail(spec, path, raw, bound_violation(spec, n, measure))
 
     def _indices(self, prefix: str) -> list[int]:
         rx = re.compile(re.escape(prefix) + r"\.(\d+)(?:\.|$)")
@@ -300,7 +181,7 @@ class _Decoder:
             self.value(spec.member, f"{prefix}.{i}", f"{path}.{n}.member")
             for n, i in enumerate(self._indices(prefix), 1)
         ]
-        self._length(spec, items, "[" + ", ".join(str(v) for v in items) + "]", path)
+        self._bound(spec, len(items), "[" + ", ".join(str(v) for v in items) + "]", path)
         return items
 
     def map(self, spec: Spec, key: str, path: str) -> dict[str, Any]:
@@ -310,7 +191,7 @@ class _Decoder:
         for i in self._indices(prefix):
             k = self.value(spec.key, f"{prefix}.{i}.{spec.key_name}", f"{path}.key")
             out[k] = self.value(spec.value, f"{prefix}.{i}.{spec.value_name}", f"{path}.value")
-        self._length(spec, out, out, path)
+        self._bound(spec, len(out), out, path)
         return out
 
 
@@ -386,7 +267,7 @@ def _trail_value(spec: Spec, value: Any) -> Any:
             if sub.sensitive:
                 continue
             pascal = next(p for p, s, *_ in spec.members if s == snake)
-            out[_camel(pascal)] = _trail_value(sub, v)
+            out[camel(pascal)] = _trail_value(sub, v)
         return out
     if spec.type == "list" and spec.member is not None:
         return [_trail_value(spec.member, v) for v in value]
@@ -405,21 +286,6 @@ class Operation:
     input: Spec
     output: Spec | None
     read_only: bool
-
-
-@dataclass(frozen=True, slots=True)
-class QueryResponse:
-    status: int
-    body: bytes
-    request_id: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {
-            "x-amzn-RequestId": self.request_id,
-            "Content-Type": XML_CONTENT_TYPE,
-            "Content-Length": str(len(self.body)),
-        }
 
 
 @dataclass
@@ -471,14 +337,9 @@ class QueryProtocol:
         self.namespace = model.metadata["xmlNamespace"]
         self.version = model.metadata["apiVersion"]
         self.source = f"{model.endpoint_prefix}.amazonaws.com"
-        memo: dict[str, Spec] = {}
         self.operations: dict[str, Operation] = {}
-        for op_name in model.operation_names:
-            om = model.operation_model(op_name)
-            in_spec = (
-                _compile(om.input_shape, memo) if om.input_shape else Spec("Empty", "structure")
-            )
-            out_spec = _compile(om.output_shape, memo) if om.output_shape else None
+        # IAM's and STS's patterns are Java regexes (AWS's side): ASCII ``\w``, ``\p{L}``.
+        for op_name, in_spec, out_spec in compile_operations(model, java_pattern):
             self.operations[op_name] = Operation(
                 name=op_name,
                 method=getattr(service, xform_name(op_name), None),
@@ -524,15 +385,12 @@ class QueryProtocol:
         decoder = _Decoder(params, self.show_values)
         kwargs = decoder.structure(op.input, "", "")
         if decoder.errors:
-            n = len(decoder.errors)
-            raise ValidationError(
-                f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(decoder.errors)
-            )
+            raise ValidationError(validation_message(decoder.errors))
         return op, kwargs, params
 
     def handle(
         self, target: str | None, body: bytes, principal: Principal, region: str
-    ) -> QueryResponse:
+    ) -> Response:
         """One request (``target`` is unused by the query protocol): never raises."""
         request_id = str(uuid.uuid4())
         op: Operation | None = None
@@ -548,7 +406,8 @@ class QueryProtocol:
                 with self._transaction():
                     result = op.method(call, **kwargs) or {}
                     self._log(op, kwargs, call, request_id, result, None)
-                return QueryResponse(200, self._encode(op, result, request_id), request_id)
+                body_out = self._encode(op, result, request_id)
+                return Response(200, body_out, request_id, XML_CONTENT_TYPE)
             except IamError as exc:
                 err = exc
             except Exception:
@@ -559,9 +418,8 @@ class QueryProtocol:
                     self._log(op, kwargs, call, request_id, None, err)
             except Exception:  # pragma: no cover - the trail must never break a response
                 log.exception("could not record a failed call on the trail")
-            return QueryResponse(
-                err.status, _error_xml(self.namespace, err, request_id), request_id
-            )
+            body_out = _error_xml(self.namespace, err, request_id)
+            return Response(err.status, body_out, request_id, XML_CONTENT_TYPE)
 
     def _encode(self, op: Operation, result: dict[str, Any], request_id: str) -> bytes:
         out = [f'<{op.name}Response xmlns="{self.namespace}">']

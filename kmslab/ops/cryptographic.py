@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .. import crypto
@@ -30,6 +32,18 @@ from .base import (
     Call,
     ServiceBase,
 )
+
+
+@contextmanager
+def _installed(what: str) -> Iterator[None]:
+    """Runs a primitive that the installed cryptography library may lack (ML-DSA, Ed25519ph,
+    ...): then UnsupportedOperationException says "kmslab cannot <what>"."""
+    try:
+        yield
+    except crypto.UnsupportedPrimitive:
+        raise UnsupportedOperationException(
+            f"kmslab cannot {what}: the installed cryptography library has no such primitive."
+        ) from None
 
 
 class CryptographicOperations(ServiceBase):
@@ -142,10 +156,34 @@ class CryptographicOperations(ServiceBase):
             "destination_key_material_id": dest.current.material_id,
         }
 
-    def _data_key_length(self, key_spec: str | None, number_of_bytes: int | None) -> int:
+    def _data_key(
+        self,
+        call: Call,
+        operation: str,
+        key_id: str,
+        encryption_context: dict[str, str] | None,
+        number_of_bytes: int | None,
+        key_spec: str | None,
+        dry_run: bool | None,
+    ) -> dict[str, Any]:
+        """GenerateDataKey's response; GenerateDataKeyWithoutPlaintext's is this less the
+        plaintext."""
         if (key_spec is None) == (number_of_bytes is None):
             raise ValidationException("Please specify either number of bytes or key spec.")
-        return DATA_KEY_BYTES[key_spec] if key_spec is not None else int(number_of_bytes or 0)
+        length = DATA_KEY_BYTES[key_spec] if key_spec is not None else int(number_of_bytes or 0)
+        key = self._resolve(call, key_id)
+        check_state(operation, key)
+        self._require_symmetric(key, operation)
+        self._dry_run(dry_run)
+        data_key = self.rng.bytes(length)
+        out = {
+            "ciphertext_blob": self._seal(key, data_key, encryption_context),
+            "plaintext": data_key,
+            "key_id": key.arn,
+            "key_material_id": key.current.material_id,
+        }
+        self._used(call, key)
+        return out
 
     def generate_data_key(
         self,
@@ -159,19 +197,9 @@ class CryptographicOperations(ServiceBase):
         dry_run: bool | None = None,
     ) -> dict[str, Any]:
         self._no_recipient(recipient)
-        length = self._data_key_length(key_spec, number_of_bytes)
-        key = self._resolve(call, key_id)
-        check_state("GenerateDataKey", key)
-        self._require_symmetric(key, "GenerateDataKey")
-        self._dry_run(dry_run)
-        data_key = self.rng.bytes(length)
-        self._used(call, key)
-        return {
-            "ciphertext_blob": self._seal(key, data_key, encryption_context),
-            "plaintext": data_key,
-            "key_id": key.arn,
-            "key_material_id": key.current.material_id,
-        }
+        return self._data_key(
+            call, "GenerateDataKey", key_id, encryption_context, number_of_bytes, key_spec, dry_run
+        )
 
     def generate_data_key_without_plaintext(
         self,
@@ -183,17 +211,17 @@ class CryptographicOperations(ServiceBase):
         grant_tokens: list[str] | None = None,
         dry_run: bool | None = None,
     ) -> dict[str, Any]:
-        length = self._data_key_length(key_spec, number_of_bytes)
-        key = self._resolve(call, key_id)
-        check_state("GenerateDataKeyWithoutPlaintext", key)
-        self._require_symmetric(key, "GenerateDataKeyWithoutPlaintext")
-        self._dry_run(dry_run)
-        self._used(call, key)
-        return {
-            "ciphertext_blob": self._seal(key, self.rng.bytes(length), encryption_context),
-            "key_id": key.arn,
-            "key_material_id": key.current.material_id,
-        }
+        out = self._data_key(
+            call,
+            "GenerateDataKeyWithoutPlaintext",
+            key_id,
+            encryption_context,
+            number_of_bytes,
+            key_spec,
+            dry_run,
+        )
+        del out["plaintext"]
+        return out
 
     # == asymmetric and HMAC keys ================================================================
 
@@ -304,13 +332,8 @@ class CryptographicOperations(ServiceBase):
             call, key_id, "Sign", signing_algorithm, message, message_type
         )
         self._dry_run(dry_run)
-        try:
+        with _installed(f"sign with {signing_algorithm}"):
             signature = crypto.sign(key.current.secret, signing_algorithm, message, digest)
-        except crypto.UnsupportedPrimitive:
-            raise UnsupportedOperationException(
-                f"kmslab cannot sign with {signing_algorithm}: the installed cryptography "
-                "library has no such primitive."
-            ) from None
         self._used(call, key)
         return {"key_id": key.arn, "signature": signature, "signing_algorithm": signing_algorithm}
 
@@ -330,20 +353,10 @@ class CryptographicOperations(ServiceBase):
         )
         self._dry_run(dry_run)
         try:
-            crypto.verify(
-                key.current.secret,
-                signing_algorithm,
-                message,
-                digest,
-                signature,
-            )
+            with _installed(f"verify {signing_algorithm}"):
+                crypto.verify(key.current.secret, signing_algorithm, message, digest, signature)
         except crypto.SignatureError:
             raise KMSInvalidSignatureException("") from None
-        except crypto.UnsupportedPrimitive:
-            raise UnsupportedOperationException(
-                f"kmslab cannot verify {signing_algorithm}: the installed cryptography "
-                "library has no such primitive."
-            ) from None
         self._used(call, key)
         return {"key_id": key.arn, "signature_valid": True, "signing_algorithm": signing_algorithm}
 
@@ -399,27 +412,25 @@ class CryptographicOperations(ServiceBase):
         key_pair_spec: str,
         encryption_context: dict[str, str] | None,
         dry_run: bool | None,
-    ) -> tuple[Key, bytes, dict[str, Any]]:
+    ) -> dict[str, Any]:
+        """GenerateDataKeyPair's response; GenerateDataKeyPairWithoutPlaintext's is this less
+        the private key's plaintext."""
         key = self._resolve(call, key_id)
         check_state(operation, key)
         self._require_symmetric(key, operation)
         self._dry_run(dry_run)
-        try:
+        with _installed(f"generate {key_pair_spec} key pairs"):
             private = crypto.generate_private_key(key_pair_spec)
-        except crypto.UnsupportedPrimitive:
-            raise UnsupportedOperationException(
-                f"kmslab cannot generate {key_pair_spec} key pairs: the installed cryptography "
-                "library has no such primitive."
-            ) from None
         out = {
             "private_key_ciphertext_blob": self._seal(key, private, encryption_context),
             "public_key": crypto.public_key_der(private),
             "key_id": key.arn,
             "key_pair_spec": key_pair_spec,
             "key_material_id": key.current.material_id,
+            "private_key_plaintext": private,
         }
         self._used(call, key)
-        return key, private, out
+        return out
 
     def generate_data_key_pair(
         self,
@@ -432,11 +443,9 @@ class CryptographicOperations(ServiceBase):
         dry_run: bool | None = None,
     ) -> dict[str, Any]:
         self._no_recipient(recipient)
-        _key, private, out = self._data_key_pair(
+        return self._data_key_pair(
             call, "GenerateDataKeyPair", key_id, key_pair_spec, encryption_context, dry_run
         )
-        out["private_key_plaintext"] = private
-        return out
 
     def generate_data_key_pair_without_plaintext(
         self,
@@ -447,7 +456,7 @@ class CryptographicOperations(ServiceBase):
         grant_tokens: list[str] | None = None,
         dry_run: bool | None = None,
     ) -> dict[str, Any]:
-        _key, _private, out = self._data_key_pair(
+        out = self._data_key_pair(
             call,
             "GenerateDataKeyPairWithoutPlaintext",
             key_id,
@@ -455,6 +464,7 @@ class CryptographicOperations(ServiceBase):
             encryption_context,
             dry_run,
         )
+        del out["private_key_plaintext"]
         return out
 
     def generate_random(

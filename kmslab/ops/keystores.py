@@ -68,6 +68,22 @@ EXTERNAL = "EXTERNAL_KEY_STORE"
 PUBLIC_ENDPOINT = "PUBLIC_ENDPOINT"
 VPC_ENDPOINT_SERVICE = "VPC_ENDPOINT_SERVICE"
 
+#: The members of CreateCustomKeyStore and UpdateCustomKeyStore that one store type refuses
+#: (they belong to the other type).
+_REFUSED_BY_TYPE = {
+    CLOUDHSM: frozenset(
+        {
+            "xks_proxy_uri_endpoint",
+            "xks_proxy_uri_path",
+            "xks_proxy_vpc_endpoint_service_name",
+            "xks_proxy_vpc_endpoint_service_owner",
+            "xks_proxy_authentication_credential",
+            "xks_proxy_connectivity",
+        }
+    ),
+    EXTERNAL: frozenset({"cloud_hsm_cluster_id", "trust_anchor_certificate", "key_store_password"}),
+}
+
 CONNECTED = "CONNECTED"
 DISCONNECTED = "DISCONNECTED"
 FAILED = "FAILED"
@@ -190,11 +206,14 @@ class KeyStoreOperations(ServiceBase):
         )
 
     @staticmethod
-    def _allowed_for_type(kind: str, given: dict[str, Any]) -> None:
-        for name, value in given.items():
-            if value is not None:
+    def _suits_type(kind: str, request: dict[str, Any]) -> None:
+        """Refuses the first member of ``request`` (snake_case names, in the request's order)
+        that only the other store type takes."""
+        for name, value in request.items():
+            if value is not None and name in _REFUSED_BY_TYPE[kind]:
+                wire = "".join(word.capitalize() for word in name.split("_"))
                 raise ValidationException(
-                    f"{name} is not valid for a custom key store with CustomKeyStoreType {kind}."
+                    f"{wire} is not valid for a custom key store with CustomKeyStoreType {kind}."
                 )
 
     @staticmethod
@@ -308,6 +327,7 @@ class KeyStoreOperations(ServiceBase):
         CloudHsmClusterInUseException, IncorrectTrustAnchorException, XksProxyUriInUseException,
         XksProxyUriEndpointInUseException, XksProxyVpcEndpointServiceInUseException,
         LimitExceededException."""
+        request = dict(locals())  # the members, by snake_case name, in the request's order
         kind = custom_key_store_type or CLOUDHSM
         store_id = "cks-" + self.rng.bytes(9).hex()[:17]
         store = CustomKeyStore(
@@ -319,18 +339,8 @@ class KeyStoreOperations(ServiceBase):
             created=call.now,
         )
         others = self._stores_here(call)
+        self._suits_type(kind, request)
         if kind == CLOUDHSM:
-            self._allowed_for_type(
-                kind,
-                {
-                    "XksProxyUriEndpoint": xks_proxy_uri_endpoint,
-                    "XksProxyUriPath": xks_proxy_uri_path,
-                    "XksProxyVpcEndpointServiceName": xks_proxy_vpc_endpoint_service_name,
-                    "XksProxyVpcEndpointServiceOwner": xks_proxy_vpc_endpoint_service_owner,
-                    "XksProxyAuthenticationCredential": xks_proxy_authentication_credential,
-                    "XksProxyConnectivity": xks_proxy_connectivity,
-                },
-            )
             self._required_for_type(
                 kind,
                 {
@@ -348,14 +358,6 @@ class KeyStoreOperations(ServiceBase):
             store.password_digest = _digest(store_id, key_store_password)
             store.cluster_password_digest = store.password_digest
         else:
-            self._allowed_for_type(
-                kind,
-                {
-                    "CloudHsmClusterId": cloud_hsm_cluster_id,
-                    "TrustAnchorCertificate": trust_anchor_certificate,
-                    "KeyStorePassword": key_store_password,
-                },
-            )
             self._required_for_type(
                 kind,
                 {
@@ -445,26 +447,13 @@ class KeyStoreOperations(ServiceBase):
         CustomKeyStoreNameInUseException, CloudHsmClusterInUseException, ValidationException,
         XksProxyUriInUseException, XksProxyUriEndpointInUseException,
         XksProxyVpcEndpointServiceInUseException."""
+        request = dict(locals())  # the members, by snake_case name, in the request's order
         store = self._store(call, custom_key_store_id)
         others = [s for s in self._stores_here(call) if s is not store]
+        self._suits_type(store.store_type, request)
         if store.store_type == CLOUDHSM:
-            self._allowed_for_type(
-                CLOUDHSM,
-                {
-                    "XksProxyUriEndpoint": xks_proxy_uri_endpoint,
-                    "XksProxyUriPath": xks_proxy_uri_path,
-                    "XksProxyVpcEndpointServiceName": xks_proxy_vpc_endpoint_service_name,
-                    "XksProxyVpcEndpointServiceOwner": xks_proxy_vpc_endpoint_service_owner,
-                    "XksProxyAuthenticationCredential": xks_proxy_authentication_credential,
-                    "XksProxyConnectivity": xks_proxy_connectivity,
-                },
-            )
             needs_disconnected: tuple[str | None, ...] = (key_store_password, cloud_hsm_cluster_id)
         else:
-            self._allowed_for_type(
-                EXTERNAL,
-                {"KeyStorePassword": key_store_password, "CloudHsmClusterId": cloud_hsm_cluster_id},
-            )
             needs_disconnected = (
                 xks_proxy_uri_endpoint,
                 xks_proxy_vpc_endpoint_service_name,
