@@ -362,6 +362,7 @@ class MessageReader:
         self._readinto = readinto_of(stream)
         self._buffer = bytearray(1 << 14)
         self._view = memoryview(self._buffer)
+        self._spare: bytearray | None = None  # the other buffer of the same size, once needed
         self._lo = 0  # next unread byte in the buffer
         self._hi = 0  # end of the buffered bytes
         self._pulled = 0  # bytes read from the stream so far
@@ -369,17 +370,25 @@ class MessageReader:
         self.regions: list[Region] | None = None
 
     def _refill(self, n: int, what: str, missing: str | None) -> None:
-        """Make at least ``n`` bytes available from ``_lo``."""
+        """Make at least ``n`` bytes available from ``_lo``.
+
+        The unread bytes move to the start of the other of two buffers (one copy, no
+        allocation), which then fills from the stream.
+        """
         size = len(self._buffer)
         kept = self._hi - self._lo
         grow = 4 * n > size or (self._pulled >= 4 * size and size < _READ_SIZE)
-        if grow or self._lo:
-            new_size = max(4 * n, min(_READ_SIZE, 4 * size)) if grow else size
-            target = bytearray(new_size) if grow else self._buffer
-            target[:kept] = bytes(self._view[self._lo : self._hi])
+        if grow or (self._lo and kept):
             if grow:
-                self._buffer, self._view = target, memoryview(target)
-            self._lo, self._hi = 0, kept
+                target = bytearray(max(4 * n, min(_READ_SIZE, 4 * size)))
+                self._spare = None
+            else:
+                target = self._spare if self._spare is not None else bytearray(size)
+                self._spare = self._buffer
+            view = memoryview(target)
+            view[:kept] = self._view[self._lo : self._hi]
+            self._buffer, self._view = target, view
+        self._lo, self._hi = 0, kept
         while self._hi - self._lo < n:
             got = self._readinto(self._view[self._hi :])
             if not got:

@@ -51,22 +51,21 @@ from __future__ import annotations
 
 import base64
 import enum
+import functools
 import hashlib
 import struct
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
-    decode_dss_signature,
-    encode_dss_signature,
-)
 from cryptography.hazmat.primitives.ciphers import AEADDecryptionContext, Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 __all__ = [
     "AESGCM",
@@ -200,7 +199,31 @@ _HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha384": hashes.SHA384,
     "sha512": hashes.SHA512,
 }
-_CURVES: dict[str, type[ec.EllipticCurve]] = {"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1}
+
+
+@functools.cache
+def _ecdsa() -> Any:
+    """pyca's ECDSA and point encoding, imported on first use: only the signed suites need them,
+    and importing them costs every ``kmslab encrypt`` process ~30 ms."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import (
+        Prehashed,
+        decode_dss_signature,
+        encode_dss_signature,
+    )
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return SimpleNamespace(
+        ec=ec,
+        curves={"secp256r1": ec.SECP256R1, "secp384r1": ec.SECP384R1},
+        Prehashed=Prehashed,
+        decode_dss_signature=decode_dss_signature,
+        encode_dss_signature=encode_dss_signature,
+        X962=Encoding.X962,
+        CompressedPoint=PublicFormat.CompressedPoint,
+    )
+
+
 # Group orders (SEC 2, section 2.4.2 and 2.5.1), for the fixed-length signature normalisation.
 _ORDERS = {
     "secp256r1": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
@@ -277,9 +300,12 @@ class Signer:
         if spec.curve is None or spec.signature_hash is None:
             raise ValueError(f"suite 0x{suite.value:04X} has no signature")
         self._spec = spec
-        self._key = ec.generate_private_key(_CURVES[spec.curve]())
+        lib = _ecdsa()
+        self._key: ec.EllipticCurvePrivateKey = lib.ec.generate_private_key(
+            lib.curves[spec.curve]()
+        )
         self._hash = hashlib.new(spec.signature_hash)
-        point = self._key.public_key().public_bytes(Encoding.X962, PublicFormat.CompressedPoint)
+        point = self._key.public_key().public_bytes(lib.X962, lib.CompressedPoint)
         self.public_key = base64.b64encode(point).decode("ascii")
         self.update = self._hash.update
 
@@ -288,12 +314,13 @@ class Signer:
         spec = self._spec
         assert spec.curve is not None and spec.signature_hash is not None
         digest = self._hash.digest()
-        algorithm = ec.ECDSA(Prehashed(_HASHES[spec.signature_hash]()))
+        lib = _ecdsa()
+        algorithm = lib.ec.ECDSA(lib.Prehashed(_HASHES[spec.signature_hash]()))
         while True:
             signature = self._key.sign(digest, algorithm)
             if len(signature) != spec.signature_length:
-                r, s = decode_dss_signature(signature)
-                signature = encode_dss_signature(r, _ORDERS[spec.curve] - s)
+                r, s = lib.decode_dss_signature(signature)
+                signature = lib.encode_dss_signature(r, _ORDERS[spec.curve] - s)
             if len(signature) == spec.signature_length:
                 return signature
 
@@ -309,12 +336,15 @@ class Verifier:
         spec = suite.spec
         if spec.curve is None or spec.signature_hash is None:
             raise ValueError(f"suite 0x{suite.value:04X} has no signature")
+        lib = _ecdsa()
         try:
             point = base64.b64decode(public_key.encode("ascii"), validate=True)
-            self._key = ec.EllipticCurvePublicKey.from_encoded_point(_CURVES[spec.curve](), point)
+            self._key: ec.EllipticCurvePublicKey = lib.ec.EllipticCurvePublicKey.from_encoded_point(
+                lib.curves[spec.curve](), point
+            )
         except (ValueError, UnicodeEncodeError) as exc:
             raise ValueError("the message's signature public key is not a valid point") from exc
-        self._algorithm = ec.ECDSA(Prehashed(_HASHES[spec.signature_hash]()))
+        self._algorithm = lib.ec.ECDSA(lib.Prehashed(_HASHES[spec.signature_hash]()))
         self._hash = hashlib.new(spec.signature_hash)
         self.update = self._hash.update
 

@@ -224,3 +224,105 @@ def test_sizes_and_the_old_subcommands(capsys: pytest.CaptureFixture[str]) -> No
     assert capsys.readouterr().out.startswith("kmslab ")
     with pytest.raises(SystemExit):
         cli.main(["encrypt", "in"])  # --key-id and -o are required
+
+
+# -- the file commands' way to the local lab ----------------------------------------------------
+
+START_UP_PROBE = """
+import json, sys
+from kmslab import cli
+codes = [
+    cli.main(["encrypt", "--key-id", sys.argv[1], "a.txt", "-o", "a.esdk"]),
+    cli.main(["decrypt", "a.esdk", "-o", "b.txt"]),
+]
+loaded = sorted(m for m in ("boto3", "kmslab.bench") if m in sys.modules)
+print(json.dumps({"codes": codes, "loaded": loaded}))
+"""
+
+
+def test_file_commands_reach_the_lab_without_boto3(kmslab_sh: Shell) -> None:
+    """encrypt/decrypt start without boto3 or the bench package (~0.35 s of start-up), and
+    their requests reach the lab as a boto3 client's would: same caller, same trail."""
+    work = kmslab_sh.cwd
+    key_id = kmslab_sh("create-key", "--alias", "alias/fast").stdout.decode().strip()
+    (work / "a.txt").write_bytes(b"x" * 300_000)
+    done = subprocess.run(
+        [sys.executable, "-c", START_UP_PROBE, "alias/fast"],
+        cwd=work,
+        env=kmslab_sh.env,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()
+    report = json.loads(done.stdout.decode().splitlines()[-1])
+    assert report == {"codes": [0, 0], "loaded": []}
+    assert (work / "b.txt").read_bytes() == (work / "a.txt").read_bytes()
+
+    from kmslab import LocalKms
+
+    with LocalKms(state=kmslab_sh.env["KMSLAB_STATE"]) as lab:
+        # A call before the first look at the trail (which the lab reads from the state file
+        # only then): it comes last, and no event appears twice.
+        arn = lab.client().describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+        trail = lab.trail
+    assert trail[-1]["eventName"] == "DescribeKey"
+    assert len({e["eventID"] for e in trail}) == len(trail)
+    events = [e for e in trail if e["eventName"] in ("GenerateDataKey", "Decrypt")]
+    assert [e["eventName"] for e in events] == ["GenerateDataKey", "Decrypt"]
+    for event in events:
+        assert event["userIdentity"]["arn"] == "arn:aws:iam::111122223333:root"
+        assert event["requestParameters"]["keyId"] in ("alias/fast", arn)
+        assert event.get("errorCode") is None
+        assert "plaintext" not in json.dumps(event).lower()
+
+
+def _outcome(call: object, **params: object) -> tuple[str, object]:
+    """("ok", the response's non-random members) or ("error", (code, message))."""
+    assert callable(call)
+    try:
+        response = call(**params)
+    except Exception as exc:  # both clients' errors, compared as AWS errors
+        error = envelope._aws_error(exc)
+        assert error is not None, repr(exc)
+        return "error", error
+    assert isinstance(response, dict)
+    kept = {k: v for k, v in response.items() if k not in ("ResponseMetadata",)}
+    kept.pop("CiphertextBlob", None)
+    plaintext = kept.pop("Plaintext", None)
+    return "ok", (sorted(kept.items()), None if plaintext is None else len(plaintext))
+
+
+def test_lab_client_of_the_file_commands_answers_as_boto3(tmp_path: Path) -> None:
+    """The same calls through cli's boto3-free client and through a real boto3 client of the
+    same lab: the same answers, the same AWS error codes and messages."""
+    from kmslab import LocalKms
+
+    with LocalKms(state=tmp_path / "lab.db") as lab:
+        boto = lab.client()
+        fast = cli._LabKms(lab, "us-east-1")
+        key = boto.create_key()["KeyMetadata"]["Arn"]
+        off = boto.create_key()["KeyMetadata"]["Arn"]
+        boto.disable_key(KeyId=off)
+        blob = boto.encrypt(KeyId=key, Plaintext=b"k" * 32, EncryptionContext={"a": "b"})[
+            "CiphertextBlob"
+        ]
+        cases: list[tuple[str, dict[str, object]]] = [
+            ("generate_data_key", {"KeyId": key, "NumberOfBytes": 32}),
+            ("generate_data_key", {"KeyId": off, "NumberOfBytes": 32}),
+            ("generate_data_key", {"KeyId": "alias/missing", "NumberOfBytes": 32}),
+            ("generate_data_key", {"KeyId": key, "NumberOfBytes": 2048}),
+            ("encrypt", {"KeyId": key, "Plaintext": b"k" * 32, "EncryptionContext": {"a": "b"}}),
+            ("decrypt", {"CiphertextBlob": blob, "KeyId": key, "EncryptionContext": {"a": "b"}}),
+            ("decrypt", {"CiphertextBlob": blob, "KeyId": key, "EncryptionContext": {"a": "c"}}),
+            ("decrypt", {"CiphertextBlob": blob, "KeyId": off}),
+            ("describe_key", {"KeyId": "alias/missing"}),
+        ]
+        for name, params in cases:
+            expected = _outcome(getattr(boto, name), **params)
+            assert _outcome(getattr(fast, name), **params) == expected, (name, params)
+        assert _outcome(boto.generate_data_key, KeyId=off, NumberOfBytes=32)[1][0] == (
+            "DisabledException"
+        )
+        with pytest.raises(cli.CommandError, match="region_name"):
+            cli._LabKms(lab, "not a region")
