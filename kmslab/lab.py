@@ -21,7 +21,6 @@ from .protocol import JsonProtocol, Response
 from .service import Call, KmsService
 from .store import MemoryStore, SqliteStore
 from .trail import Event, Trail
-from .transport import make_before_send
 
 
 class LocalKms:
@@ -294,6 +293,8 @@ class LocalKms:
     def botocore_session(self, principal: str | None = None) -> Any:
         """A botocore Session with ``principal``'s credentials; every KMS client made from it
         is answered by this lab in-process (the handler sits on the session's events)."""
+        from .transport import make_before_send  # botocore: only once a client is made
+
         who = self.directory.signing_principal(principal)
         if who is None:
             raise ValueError(f"no principal {principal!r} in this lab")

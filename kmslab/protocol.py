@@ -1,4 +1,5 @@
-"""The wire: AWS JSON 1.1 requests in, responses out, driven by botocore's service model.
+"""The wire: AWS JSON 1.1 requests in, responses out, driven by botocore's service model
+(read from botocore's data files, compiled by :mod:`kmslab.shapes`; botocore is not imported).
 
 This is the only KMS module that knows PascalCase member names (the model's shapes are
 compiled by :mod:`kmslab.shapes`, shared with the query protocol of IAM and STS, and so are
@@ -6,11 +7,12 @@ the validation texts). For every operation it decodes the JSON body against the 
 input shape (base64 blobs to bytes, epoch numbers to datetimes), checks the model's
 constraints the way AWS does and words the failures as AWS does ("1 validation error
 detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less
-than or equal to 4096"), calls the service method named
-``xform_name(operation)`` with snake_case arguments, and encodes the snake_case result back
-through the output shape. A :class:`~kmslab.errors.KmsError` becomes ``{"__type", "message"}``
-with its status; anything else becomes a 500 ``KMSInternalException`` (and is logged), so a
-bug never reaches the caller as a traceback.
+than or equal to 4096"), calls the service method named ``xform_name(operation)``
+(:func:`kmslab.shapes.xform_name`) with snake_case arguments, and encodes the snake_case result
+back through the output shape (each operation is compiled on its first request). A
+:class:`~kmslab.errors.KmsError` becomes ``{"__type", "message"}`` with its status; anything
+else becomes a 500 ``KMSInternalException`` (and is logged), so a bug never reaches the
+caller as a traceback.
 
 Every call, successful or not, is recorded on the trail with its request parameters minus
 every blob member, so plaintext, ciphertext and key material are never recorded.
@@ -29,11 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
-
-from botocore import xform_name
-from botocore.loaders import Loader
-from botocore.model import ServiceModel
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     KmsError,
@@ -47,16 +45,22 @@ from .iam import Principal
 from .ops.base import ACCOUNT_OPERATIONS
 from .service import Call, KmsService
 from .shapes import (
+    OperationTable,
     Spec,
     bound_violation,
     camel,
-    compile_operations,
+    compile_operation,
     constraint_failure,
+    load_model,
     null_failure,
     string_violations,
     validation_message,
+    xform_name,
 )
 from .trail import Event
+
+if TYPE_CHECKING:
+    from botocore.model import ServiceModel
 
 log = logging.getLogger("kmslab")
 
@@ -65,9 +69,11 @@ JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 @cache
 def service_model(name: str = "kms") -> ServiceModel:
-    """botocore's model of ``name`` (loaded once per process)."""
-    loader = Loader()
-    return ServiceModel(loader.load_service_model(name, "service-2"), service_name=name)
+    """botocore's ``ServiceModel`` of the model the lab serves (for tests and tools: this one
+    imports botocore; the protocols read :func:`kmslab.shapes.load_model` directly)."""
+    from botocore.model import ServiceModel
+
+    return ServiceModel(load_model(name), service_name=name)
 
 
 # == decoding and validation ====================================================================
@@ -303,30 +309,36 @@ class JsonProtocol:
     ) -> None:
         self.service = service
         self._record = record
-        model = service_model(model_name)
-        self.target_prefix = model.metadata["targetPrefix"] + "."
-        self.source = f"{model.endpoint_prefix}.amazonaws.com"
-        self.operations: dict[str, Operation] = {}
+        self._model = model = load_model(model_name)
+        self.target_prefix = model["metadata"]["targetPrefix"] + "."
+        self.source = f"{model['metadata']['endpointPrefix']}.amazonaws.com"
+        self._specs: dict[str, Spec] = {}
+        # Every operation of the model, each compiled on its first request.
+        self.operations: OperationTable[Operation] = OperationTable(
+            model["operations"], self._compile
+        )
+
+    def _compile(self, op_name: str) -> Operation:
         # KMS patterns are matched as Python regexes (``\w``, ``\d``, ``\s`` are Unicode here).
-        for op_name, in_spec, out_spec in compile_operations(model, re.compile):
-            logged = [(w, c) for _p, _s, c, w, sub in in_spec.members if not _has_secret(sub)]
-            method = getattr(service, xform_name(op_name), None)
-            self.operations[op_name] = Operation(
-                name=op_name,
-                method=method,
-                needs=_required_parameters(method),
-                input=in_spec,
-                output=out_spec,
-                logged=logged,
-                record_response=not _has_secret(out_spec)
-                and not op_name.startswith(("Describe", "Get", "List")),
-                read_only=op_name.startswith(("Describe", "Get", "List")),
-            )
+        in_spec, out_spec = compile_operation(self._model, op_name, self._specs, re.compile)
+        logged = [(w, c) for _p, _s, c, w, sub in in_spec.members if not _has_secret(sub)]
+        method = getattr(self.service, xform_name(op_name), None)
+        return Operation(
+            name=op_name,
+            method=method,
+            needs=_required_parameters(method),
+            input=in_spec,
+            output=out_spec,
+            logged=logged,
+            record_response=not _has_secret(out_spec)
+            and not op_name.startswith(("Describe", "Get", "List")),
+            read_only=op_name.startswith(("Describe", "Get", "List")),
+        )
 
     def operation_for_target(self, target: str | None) -> Operation:
         if not target or not target.startswith(self.target_prefix):
             raise UnknownOperationException("")
-        op = self.operations.get(target[len(self.target_prefix) :])
+        op = self.operations.find(target[len(self.target_prefix) :])
         if op is None:
             raise UnknownOperationException("")
         return op

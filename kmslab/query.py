@@ -48,8 +48,6 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 from xml.sax.saxutils import escape
 
-from botocore import xform_name
-
 from .errors import KmsError
 from .iam import (
     IamError,
@@ -62,17 +60,20 @@ from .iam import (
     ServiceFailure,
     ValidationError,
 )
-from .protocol import Response, service_model
+from .protocol import Response
 from .shapes import (
+    OperationTable,
     Spec,
     bound_violation,
     camel,
-    compile_operations,
+    compile_operation,
     constraint_failure,
     java_pattern,
+    load_model,
     null_failure,
     string_violations,
     validation_message,
+    xform_name,
 )
 from .trail import Event
 
@@ -333,20 +334,26 @@ class QueryProtocol:
         self._lock = lock or nullcontext
         self._transaction = transaction or nullcontext
         self.show_values = show_values
-        model = service_model(model_name)
-        self.namespace = model.metadata["xmlNamespace"]
-        self.version = model.metadata["apiVersion"]
-        self.source = f"{model.endpoint_prefix}.amazonaws.com"
-        self.operations: dict[str, Operation] = {}
+        self._model = model = load_model(model_name)
+        self.namespace = model["metadata"]["xmlNamespace"]
+        self.version = model["metadata"]["apiVersion"]
+        self.source = f"{model['metadata']['endpointPrefix']}.amazonaws.com"
+        self._specs: dict[str, Spec] = {}
+        # Every operation of the model, each compiled on its first request.
+        self.operations: OperationTable[Operation] = OperationTable(
+            model["operations"], self._compile
+        )
+
+    def _compile(self, op_name: str) -> Operation:
         # IAM's and STS's patterns are Java regexes (AWS's side): ASCII ``\w``, ``\p{L}``.
-        for op_name, in_spec, out_spec in compile_operations(model, java_pattern):
-            self.operations[op_name] = Operation(
-                name=op_name,
-                method=getattr(service, xform_name(op_name), None),
-                input=in_spec,
-                output=out_spec,
-                read_only=op_name.startswith(("Get", "List")),
-            )
+        in_spec, out_spec = compile_operation(self._model, op_name, self._specs, java_pattern)
+        return Operation(
+            name=op_name,
+            method=getattr(self.service, xform_name(op_name), None),
+            input=in_spec,
+            output=out_spec,
+            read_only=op_name.startswith(("Get", "List")),
+        )
 
     # -- the transport's refusals ------------------------------------------------------------------
 
@@ -379,7 +386,7 @@ class QueryProtocol:
         params.pop("Version", None)
         if not action:
             raise MissingAction("Could not find operation to invoke.")
-        op = self.operations.get(action)
+        op = self.operations.find(action)
         if op is None:
             raise InvalidAction(f"Could not find operation {action} for version {self.version}")
         decoder = _Decoder(params, self.show_values)

@@ -1,11 +1,18 @@
 """botocore shapes compiled for the wire, shared by both protocols: :mod:`kmslab.protocol` (AWS
 JSON 1.1, KMS) and :mod:`kmslab.query` (the query protocol, IAM and STS).
 
+The models are botocore's own data files (``botocore/data/<service>/<api version>/service-2.json``
+or ``.json.gz``), read by :func:`load_model` without importing botocore: importing its loader
+pulls in urllib3 and http.client, ~0.1-0.2 s of every ``kmslab encrypt`` that never makes a
+boto3 client. The shapes are compiled from the JSON dicts as botocore's ``ShapeResolver`` reads
+them (a member reference's own traits override its shape's).
+
 A :class:`Spec` is one shape of a service model with everything a request needs resolved once:
 member names in every spelling (Pascal in the model, snake_case for the service methods,
 camelCase in validation messages and CloudTrail, the wire name), the constraints, and the
-list and map member names. :func:`compile_operations` compiles the input and output shape of
-every operation of a model, sharing the specs of shapes that several operations use.
+list and map member names. :func:`compile_operation` compiles the input and output shape of
+one operation, sharing the specs of shapes that several operations use (``memo``);
+:class:`OperationTable` does it on an operation's first request and lists every operation.
 
 The validation texts are AWS's, one constraint at a time::
 
@@ -19,16 +26,88 @@ offending value is shown is each protocol's own (KMS shows most values and a blo
 
 from __future__ import annotations
 
+import gzip
+import importlib.util
+import json
 import math
+import os
 import re
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-
-from botocore import xform_name
-from botocore.model import ServiceModel, Shape
+from functools import cache
+from typing import Any, TypeVar
 
 #: How a model's ``pattern`` becomes a regex: ``re.compile`` (KMS) or :func:`java_pattern` (IAM).
 PatternCompiler = Callable[[str], re.Pattern[str]]
+
+
+# == the models ===================================================================================
+
+
+@cache
+def load_model(service: str) -> dict[str, Any]:
+    """The newest ``service-2`` model of ``service`` in botocore's installed data, as JSON dicts
+    (read once per process; callers must not change it). See :func:`read_model`.
+
+    Raises:
+        LookupError: botocore is not installed, or has no model of ``service``.
+    """
+    spec = importlib.util.find_spec("botocore")  # finds the package, does not import it
+    if spec is None or spec.origin is None:
+        raise LookupError("botocore is not installed: kmslab reads its service models")
+    return read_model(os.path.join(os.path.dirname(spec.origin), "data"), service)
+
+
+def read_model(data: str, service: str) -> dict[str, Any]:
+    """The model of ``service`` in a botocore ``data`` folder, picked as botocore's ``Loader``
+    picks it: the newest API-version folder of ``data/<service>/`` that holds a
+    ``service-2.json`` or a ``service-2.json.gz``, the plain file first. (The loader also
+    searches ``~/.aws/models`` and ``AWS_DATA_PATH``; the lab serves the models that shipped
+    with botocore.)
+
+    Raises:
+        LookupError: no such model.
+    """
+    folder = os.path.join(data, service)
+    try:
+        versions = sorted(os.listdir(folder), reverse=True)
+    except OSError:
+        versions = []
+    for version in versions:
+        path = os.path.join(folder, version, "service-2.json")
+        if os.path.isfile(path):
+            with open(path, "rb") as f:
+                payload = f.read()
+        elif os.path.isfile(path + ".gz"):
+            with gzip.open(path + ".gz", "rb") as f:
+                payload = f.read()
+        else:
+            continue
+        model: dict[str, Any] = json.loads(payload.decode("utf-8"))
+        return model
+    raise LookupError(f"botocore has no service model of {service!r}")
+
+
+_FIRST_CAP = re.compile("(.)([A-Z][a-z]+)")
+_END_CAP = re.compile("([a-z0-9])([A-Z])")
+_PLURAL_ACRONYM = re.compile("[A-Z]{2,}s$")
+_SNAKE: dict[str, str] = {}
+
+
+def xform_name(name: str) -> str:
+    """``GenerateDataKey`` -> ``generate_data_key``, ``KeyARNs`` -> ``key_arns``:
+    botocore's ``xform_name`` (whose hand-written exceptions name no KMS, IAM or STS member)."""
+    found = _SNAKE.get(name)
+    if found is None:
+        if "_" in name:
+            found = name
+        else:
+            plural = _PLURAL_ACRONYM.search(name)  # ARNs, ACLs -> _arns, _acls
+            text = f"{name[: -len(plural.group())]}_{plural.group().lower()}" if plural else name
+            found = _END_CAP.sub(r"\1_\2", _FIRST_CAP.sub(r"\1_\2", text)).lower()
+        _SNAKE[name] = found
+    return found
 
 
 def camel(name: str) -> str:
@@ -98,66 +177,131 @@ class Spec:
     value_name: str = "value"
 
 
-def compile_shape(shape: Shape, memo: dict[str, Spec], pattern: PatternCompiler) -> Spec:
-    """The :class:`Spec` of ``shape`` (``memo`` holds the specs compiled so far, by name)."""
-    if shape.name in memo:
-        return memo[shape.name]
-    meta = shape.metadata
+def compile_shape(
+    ref: dict[str, Any], shapes: dict[str, Any], memo: dict[str, Spec], pattern: PatternCompiler
+) -> Spec:
+    """The :class:`Spec` of the shape a model reference (``{"shape": name, ...traits}``) names;
+    ``shapes`` is the model's ``"shapes"``, ``memo`` holds the specs compiled so far, by name."""
+    name = ref["shape"]
+    found = memo.get(name)
+    if found is not None:
+        return found
+    model = _resolved(ref, shapes)
+    kind = model["type"]
     spec = Spec(
-        name=shape.name,
-        type=shape.type_name,
-        sensitive=bool(meta.get("sensitive")),
-        min=meta.get("min"),
-        max=meta.get("max"),
-        flattened=bool(shape.serialization.get("flattened")),
+        name=name,
+        type=kind,
+        sensitive=bool(model.get("sensitive")),
+        min=model.get("min"),
+        max=model.get("max"),
+        flattened=bool(model.get("flattened")),
     )
-    memo[shape.name] = spec
+    memo[name] = spec
     if spec.min is not None:
         spec.bounded, spec.lo = True, spec.min
     if spec.max is not None:
         spec.bounded, spec.hi = True, spec.max
-    enum = getattr(shape, "enum", None)
+    enum = model.get("enum") if kind == "string" else None
     if enum:
         spec.enum = frozenset(enum)
         spec.enum_text = "[" + ", ".join(enum) + "]"
-    if "pattern" in meta:
-        spec.pattern_text = meta["pattern"]
-        spec.pattern = pattern(meta["pattern"])
-    if shape.type_name == "structure":
-        for pascal, member_shape in shape.members.items():
-            sub = compile_shape(member_shape, memo, pattern)
-            wire = member_shape.serialization.get("name", pascal)
-            snake, camel_name = xform_name(pascal), camel(pascal)
-            spec.members.append((pascal, snake, camel_name, wire, sub))
-            spec.by_wire[wire] = (snake, camel_name, sub)
-            spec.by_snake[snake] = (wire, sub)
-        spec.required = tuple(shape.required_members)
-    elif shape.type_name == "list":
-        spec.member = compile_shape(shape.member, memo, pattern)
-        spec.member_name = shape.member.serialization.get("name", "member")
-    elif shape.type_name == "map":
-        spec.key = compile_shape(shape.key, memo, pattern)
-        spec.value = compile_shape(shape.value, memo, pattern)
-        spec.key_name = shape.key.serialization.get("name", "key")
-        spec.value_name = shape.value.serialization.get("name", "value")
+    if "pattern" in model:
+        spec.pattern_text = model["pattern"]
+        spec.pattern = pattern(model["pattern"])
+    if kind == "structure":
+        for pascal, member_ref in model.get("members", {}).items():
+            sub = compile_shape(member_ref, shapes, memo, pattern)
+            wire = _location_name(member_ref, shapes, pascal)
+            snake_name, camel_name = xform_name(pascal), camel(pascal)
+            spec.members.append((pascal, snake_name, camel_name, wire, sub))
+            spec.by_wire[wire] = (snake_name, camel_name, sub)
+            spec.by_snake[snake_name] = (wire, sub)
+        spec.required = tuple(model.get("required", ()))
+    elif kind == "list":
+        spec.member = compile_shape(model["member"], shapes, memo, pattern)
+        spec.member_name = _location_name(model["member"], shapes, "member")
+    elif kind == "map":
+        spec.key = compile_shape(model["key"], shapes, memo, pattern)
+        spec.value = compile_shape(model["value"], shapes, memo, pattern)
+        spec.key_name = _location_name(model["key"], shapes, "key")
+        spec.value_name = _location_name(model["value"], shapes, "value")
     return spec
 
 
-def compile_operations(
-    model: ServiceModel, pattern: PatternCompiler
-) -> Iterator[tuple[str, Spec, Spec | None]]:
-    """(name, input spec, output spec or None) of every operation of ``model``; an operation
-    without input gets an empty structure."""
-    memo: dict[str, Spec] = {}
-    for name in model.operation_names:
-        om = model.operation_model(name)
-        in_spec = (
-            compile_shape(om.input_shape, memo, pattern)
-            if om.input_shape
-            else Spec("Empty", "structure")
-        )
-        out_spec = compile_shape(om.output_shape, memo, pattern) if om.output_shape else None
-        yield name, in_spec, out_spec
+def _resolved(ref: dict[str, Any], shapes: dict[str, Any]) -> dict[str, Any]:
+    """The shape a reference names, with the reference's own traits over it (botocore's
+    ``ShapeResolver.resolve_shape_ref``)."""
+    model: dict[str, Any] = shapes[ref["shape"]]
+    if len(ref) > 1:
+        model = {**model, **{k: v for k, v in ref.items() if k != "shape"}}
+    return model
+
+
+def _location_name(ref: dict[str, Any], shapes: dict[str, Any], default: str) -> str:
+    """A member's name on the wire: its ``locationName`` (botocore's ``serialization["name"]``)."""
+    name: str = ref.get("locationName") or shapes[ref["shape"]].get("locationName") or default
+    return name
+
+
+EMPTY_INPUT = "Empty"
+
+
+def compile_operation(
+    model: dict[str, Any], name: str, memo: dict[str, Spec], pattern: PatternCompiler
+) -> tuple[Spec, Spec | None]:
+    """(input spec, output spec or None) of the operation ``name`` of ``model`` (a
+    :func:`load_model` dict); an operation without input gets an empty structure."""
+    operation = model["operations"][name]
+    shapes = model["shapes"]
+    in_ref, out_ref = operation.get("input"), operation.get("output")
+    in_spec = (
+        compile_shape(in_ref, shapes, memo, pattern) if in_ref else Spec(EMPTY_INPUT, "structure")
+    )
+    out_spec = compile_shape(out_ref, shapes, memo, pattern) if out_ref else None
+    return in_spec, out_spec
+
+
+OperationT = TypeVar("OperationT")
+
+
+class OperationTable(Mapping[str, OperationT]):
+    """Every operation of a model by name, each built (``build(name)``) on its first lookup.
+
+    Lists, counts and tests membership of all of them; a lab that only ever encrypts compiles
+    two or three of KMS's 56 operations, not all of them (~40-60 ms of every start)."""
+
+    def __init__(self, names: Iterable[str], build: Callable[[str], OperationT]) -> None:
+        self._names = dict.fromkeys(names)
+        self._built: dict[str, OperationT] = {}
+        self._build = build
+        self._lock = threading.Lock()  # a spec is in ``memo`` before it is complete
+
+    def find(self, name: str) -> OperationT | None:
+        """The operation ``name``, or None: the hot path (one dict lookup once it is built)."""
+        found = self._built.get(name)
+        if found is None and name in self._names:
+            found = self[name]
+        return found
+
+    def __getitem__(self, name: str) -> OperationT:
+        found = self._built.get(name)
+        if found is None:
+            if name not in self._names:
+                raise KeyError(name)
+            with self._lock:
+                found = self._built.get(name)
+                if found is None:
+                    found = self._built[name] = self._build(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
 
 
 # == validation texts ===========================================================================
