@@ -45,7 +45,7 @@ class LocalKms:
         state: str | os.PathLike[str] | None = None,
     ) -> None:
         self.store: MemoryStore | SqliteStore = SqliteStore(state) if state else MemoryStore()
-        snapshot = self.store.load(events=False)
+        snapshot = self.store.load()
         if clock is None:
             clock = Clock(timedelta(seconds=float(snapshot.meta.get("clock_offset", 0))))
         self.clock = clock

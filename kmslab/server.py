@@ -90,7 +90,8 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
 def answer(
     lab: LocalKms, method: str, path: str, query: str, headers: dict[str, str], body: bytes
 ) -> Reply:
-    """Answer one whole request (``headers`` with lower-case names). Never raises for a client
+    """Answer one whole request (``headers`` with lower-case names; ``body`` within
+    ``MAX_BODY_BYTES``, which :class:`KmsApp` enforces while reading). Never raises for a client
     mistake: that is an AWS-shaped 4xx."""
     if method in ("GET", "HEAD"):
         # Health check and a friendly word for a browser.
@@ -98,10 +99,6 @@ def answer(
     try:
         if method != "POST":
             raise SerializationException(f"KMS answers POST requests, not {method}.")
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestEntityTooLargeException(
-                f"Request body is larger than {MAX_BODY_BYTES} bytes."
-            )
         cred = sigv4.parse_authorization(headers.get("authorization"))
         if cred.service != "kms":
             # AWS's wording (JSON services), trailing space included.
@@ -129,6 +126,11 @@ def answer(
     return Reply(response.status, response.body, request_id=response.request_id)
 
 
+def _too_large(*, close: bool) -> Reply:
+    message = f"Request body is larger than {MAX_BODY_BYTES} bytes."
+    return Reply.error(RequestEntityTooLargeException(message), close=close)
+
+
 class KmsApp:
     """The ASGI application: POST / with X-Amz-Target: TrentService.<Operation>."""
 
@@ -154,13 +156,10 @@ class KmsApp:
         )
 
     async def _reply(self, scope: Scope, receive: Receive, headers: dict[str, str]) -> Reply:
-        too_large = RequestEntityTooLargeException(
-            f"Request body is larger than {MAX_BODY_BYTES} bytes."
-        )
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > MAX_READ_BYTES:
             # Refused before a byte of it is read; the connection closes after the answer.
-            return Reply.error(too_large, close=True)
+            return _too_large(close=True)
         # A body a little over the limit is read and dropped, so that the client, still
         # sending, gets its 413 instead of a connection reset.
         chunks: list[bytes] = []
@@ -173,12 +172,12 @@ class KmsApp:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > MAX_READ_BYTES:
-                return Reply.error(too_large, close=True)
+                return _too_large(close=True)
             if size <= MAX_BODY_BYTES:
                 chunks.append(chunk)
             more = message.get("more_body", False)
         if size > MAX_BODY_BYTES:
-            return Reply.error(too_large)
+            return _too_large(close=False)
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         raw_path = scope.get("raw_path") or scope["path"].encode()
         path = raw_path.decode("latin-1").split("?", 1)[0]

@@ -52,7 +52,6 @@ class StateFileError(RuntimeError):
 class Snapshot:
     keys: list[Key] = field(default_factory=list)
     aliases: list[Alias] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
     meta: dict[str, str] = field(default_factory=dict)
     docs: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -64,7 +63,7 @@ class MemoryStore:
     defer_light_commits = False
     pending = False
 
-    def load(self, events: bool = True) -> Snapshot:
+    def load(self) -> Snapshot:
         return Snapshot()
 
     def load_events(self) -> list[Event]:
@@ -336,9 +335,9 @@ class SqliteStore:
 
     # -- reads ---------------------------------------------------------------------------------
 
-    def load(self, events: bool = True) -> Snapshot:
-        """Everything persisted; ``events=False`` leaves the trail out (see :meth:`load_events`:
-        parsing it is most of the time of opening a long-used lab)."""
+    def load(self) -> Snapshot:
+        """Everything persisted but the trail, which :meth:`load_events` reads when it is first
+        wanted (parsing it is most of the time of opening a long-used lab)."""
         snap = Snapshot()
         snap.meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall())
         for arn, text in self._db.execute("SELECT arn, doc FROM keys"):
@@ -351,8 +350,6 @@ class SqliteStore:
             snap.keys.append(key)
         for (text,) in self._db.execute("SELECT doc FROM aliases"):
             snap.aliases.append(from_doc(Alias, json.loads(text)))
-        if events:
-            snap.events = self.load_events()
         for kind, ident, text in self._db.execute("SELECT kind, id, doc FROM docs"):
             snap.docs.setdefault(kind, {})[ident] = json.loads(text)
         return snap

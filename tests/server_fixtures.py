@@ -8,6 +8,7 @@ killed by ``ServeProcess.close`` (call it from a fixture teardown or a ``with`` 
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -17,7 +18,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,17 @@ class ServeProcess:
 
 _SESSION_LOCK = threading.Lock()
 _SESSIONS: dict[int, Any] = {}
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[ServeProcess]:
+    """`kmslab serve --state` as a subprocess with its logs and state under ``root``, for a
+    module's tests; stopped at the end whatever happens."""
+    server = ServeProcess(root / "logs", state=root / "lab.db")
+    try:
+        yield server.start()
+    finally:
+        server.close()
 
 
 def kms_client(

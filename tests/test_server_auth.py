@@ -23,6 +23,7 @@ from server_fixtures import (
     kms_client,
     list_all_key_ids,
     server_log_problems,
+    serving,
     sign,
 )
 
@@ -36,12 +37,8 @@ AMZ_DATE = r"\d{8}T\d{6}Z"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    root = tmp_path_factory.mktemp("serve-auth")
-    server = ServeProcess(root / "logs", state=root / "lab.db")
-    try:
-        yield server.start()
-    finally:
-        server.close()
+    with serving(tmp_path_factory.mktemp("serve-auth")) as server:
+        yield server
 
 
 @pytest.fixture

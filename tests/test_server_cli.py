@@ -34,6 +34,7 @@ from server_fixtures import (
     free_port,
     kms_client,
     server_log_problems,
+    serving,
 )
 
 from kmslab.iam import ADMIN_ACCESS_KEY_ID, ADMIN_SECRET_ACCESS_KEY
@@ -43,12 +44,8 @@ SECRET = b"The launch code is 0000.\n\x00\xff binary tail \xe2\x9c\x93\n"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    root = tmp_path_factory.mktemp("serve-cli")
-    server = ServeProcess(root / "logs", state=root / "lab.db")
-    try:
-        yield server.start()
-    finally:
-        server.close()
+    with serving(tmp_path_factory.mktemp("serve-cli")) as server:
+        yield server
 
 
 @pytest.fixture

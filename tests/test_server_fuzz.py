@@ -30,6 +30,7 @@ from server_fixtures import (
     ServeProcess,
     kms_client,
     server_log_problems,
+    serving,
     sign,
 )
 
@@ -41,12 +42,8 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
-    root = tmp_path_factory.mktemp("serve-fuzz")
-    server = ServeProcess(root / "logs", state=root / "lab.db")
-    try:
-        yield server.start()
-    finally:
-        server.close()
+    with serving(tmp_path_factory.mktemp("serve-fuzz")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
