@@ -7,11 +7,13 @@ compared, so that drift on a shared machine hits all sides alike. Three sections
 1. ``kmslab encrypt`` / ``kmslab decrypt`` of a ``--size`` file (default 1 GiB), as whole
    processes (interpreter start, imports, the KMS call against a persisted local lab, file I/O),
    against processes that stream the same file through one AES-256-GCM ``Cipher`` with
-   pyca/cryptography, 1 MiB ``update_into`` chunks between reused buffers, in two loops: the
-   textbook one (read, encrypt, write, in turn) and one with kmslab's own I/O shape (a writer
-   thread, so that writing one chunk overlaps reading and encrypting the next). Goal: kmslab's
-   throughput >= 0.9 of the *faster* of the two, so that kmslab's own I/O design earns it
-   nothing; the ratio to the other loop is printed too.
+   pyca/cryptography, ``update_into`` between reused buffers of ``--plain-chunk`` bytes, in two
+   loops: the textbook one (read, encrypt, write, in turn) and one with kmslab's own I/O shape (a
+   writer thread, so that writing one chunk overlaps reading and encrypting the next). Goal:
+   kmslab's throughput >= 0.9 of the *faster* of the two, so that kmslab's own I/O design earns
+   it nothing; the ratio to the other loop is printed too. The chunk is the plain loops' best:
+   64 KiB, whose buffers stay in a core's cache (1 GiB, threaded loop, 2-CPU machine: 0.90-1.07
+   s in 64 KiB chunks, 1.09-1.32 s in 256 KiB or 1 MiB chunks; 16 KiB chunks were slower again).
    Also the peak memory growth of the kmslab processes: ``VmHWM`` (from /proc/self/status, read
    in the child; ``ru_maxrss`` is inherited across fork+exec) at the end, minus ``VmHWM`` just
    before the envelope call (after the lab and its client exist) -- goal: <= 64 MiB -- and,
@@ -29,13 +31,18 @@ compared, so that drift on a shared machine hits all sides alike. Three sections
 
     python benchmarks/envelope_vs_sdk.py [--size 1GiB] [--sdk-size 256MiB] [--repeat 3]
                                          [--dir DIR] [--frames] [--skip-sdk] [--no-check]
-                                         [--inherit-bytecode-setting]
+                                         [--plain-chunk 64KiB] [--inherit-bytecode-setting]
+                                         [--no-prime]
 
 Exit status 1 if a goal is missed (``--no-check``: always 0). Files go to ``--dir`` (default: the
 system temporary directory) and are removed at the end; ``sync`` runs before each child, so no
 run pays for the write-back of the one before, and every run writes a new file (replacing an
 existing one costs an immediate write-back on ext4: its ``auto_da_alloc`` heuristic flushes a file
 renamed over another, which is also what makes kmslab's temp-file-and-rename crash-safe there).
+Before each child that writes a large file, the script frees fresh memory for its output
+(:func:`prime_memory`): where the kernel hands long-free memory back to the system beneath it,
+writing into such memory costs up to 7x more, and which run gets it would otherwise depend on
+the order of the runs. ``--no-prime`` measures the machine as it comes.
 """
 
 from __future__ import annotations
@@ -84,8 +91,10 @@ def _status_kib(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def _plain(mode: str, source: str, destination: str, loop: str = "simple") -> None:
-    """One AES-256-GCM stream over the whole file, 1 MiB chunks, tag at the end.
+def _plain(
+    mode: str, source: str, destination: str, loop: str = "simple", chunk_size: int = MiB
+) -> None:
+    """One AES-256-GCM stream over the whole file in ``chunk_size`` chunks, tag at the end.
 
     ``loop`` "simple": read, ``update_into``, write, in turn, in one thread (the textbook loop).
     "threaded": the same with write-behind, kmslab's own I/O shape: a writer thread takes filled
@@ -95,13 +104,13 @@ def _plain(mode: str, source: str, destination: str, loop: str = "simple") -> No
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
     key_file = destination + ".key" if mode == "encrypt" else source + ".key"
-    chunk = memoryview(bytearray(MiB))
+    chunk = memoryview(bytearray(chunk_size))
     if mode == "encrypt":
         key, nonce = os.urandom(32), os.urandom(12)
         Path(key_file).write_bytes(key + nonce)
         cipher = Cipher(algorithms.AES(key), modes.GCM(nonce)).encryptor()
         with open(source, "rb", buffering=0) as src, open(destination, "wb", buffering=0) as dst:
-            with _write_behind(dst, loop) as (take, give):
+            with _write_behind(dst, loop, chunk_size) as (take, give):
                 while n := src.readinto(chunk):
                     out = take()
                     give(out, cipher.update_into(chunk[:n], out))
@@ -112,10 +121,10 @@ def _plain(mode: str, source: str, destination: str, loop: str = "simple") -> No
     size = os.path.getsize(source) - 16
     decryptor = Cipher(algorithms.AES(material[:32]), modes.GCM(material[32:])).decryptor()
     with open(source, "rb", buffering=0) as src, open(destination, "wb", buffering=0) as dst:
-        with _write_behind(dst, loop) as (take, give):
+        with _write_behind(dst, loop, chunk_size) as (take, give):
             left = size
             while left:
-                n = src.readinto(chunk[: min(left, MiB)])
+                n = src.readinto(chunk[: min(left, chunk_size)])
                 out = take()
                 give(out, decryptor.update_into(chunk[:n], out))
                 left -= n
@@ -123,17 +132,17 @@ def _plain(mode: str, source: str, destination: str, loop: str = "simple") -> No
 
 
 @contextlib.contextmanager
-def _write_behind(dst: Any, loop: str) -> Iterator[tuple[Any, Any]]:
+def _write_behind(dst: Any, loop: str, chunk_size: int) -> Iterator[tuple[Any, Any]]:
     """(take, give): take an output buffer, give it back filled with n bytes to be written."""
     if loop == "simple":
-        out = bytearray(MiB + 16)
+        out = bytearray(chunk_size + 16)
         view = memoryview(out)
         yield (lambda: out), (lambda _buffer, n: dst.write(view[:n]))
         return
     free: queue.SimpleQueue[bytearray] = queue.SimpleQueue()
     full: queue.SimpleQueue[tuple[bytearray, int] | None] = queue.SimpleQueue()
     for _ in range(3):
-        free.put(bytearray(MiB + 16))
+        free.put(bytearray(chunk_size + 16))
 
     def writer() -> None:
         while (item := full.get()) is not None:
@@ -235,7 +244,7 @@ def child(role: str, args: list[str]) -> int:
         _note_hwm_before(envelope)
         code = main(args)
     elif role == "plain":
-        _plain(args[0], args[1], args[2], args[3])
+        _plain(args[0], args[1], args[2], args[3], int(args[4]))
     elif role == "sdk":
         _sdk(args[0], args[1], args[2], args[3], args[4], args[5], int(args[6]))
     elif role == "api":
@@ -266,18 +275,54 @@ def child_environment(work: Path) -> None:
     _CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
 
 
-def run_child(role: str, *args: str, cached: Path | None = None) -> dict[str, Any]:
-    """Run one child; ``cached``: its input file, read into the page cache first (untimed)."""
+SETTLE_SECONDS = 3.0  # see prime_memory
+_PRIMING = [True]  # main() clears it for --no-prime
+_SCRATCH = "prime.scratch"
+
+
+def prime_memory(work: Path, nbytes: int) -> None:
+    """Write and delete ``nbytes`` of scratch file, so that the child writes into recent memory.
+
+    Where the kernel returns memory that has stayed free for a couple of seconds to the system
+    beneath it (free page reporting, as some hosts run it), using such memory again costs several
+    times more than using memory freed a moment ago: here a new 1 GiB file took 0.35 s to write
+    into memory freed just before, and 2.3 s into memory free for 5 s. A process's file output
+    goes into whatever free memory the kernel picks, so without this step the time of a run would
+    depend on its place in the sequence (what the run before it freed, and when), not on its code.
+    First ``settle``: whatever an earlier step freed is reported meanwhile, so no report is due
+    while the child runs; then the scratch file's page cache is freed just before the child
+    starts, and the child's output lands in it. ``nbytes`` is the child's output plus a margin.
+    On a machine that does not report free memory this costs a write into the page cache and
+    changes nothing.
+    """
+    time.sleep(SETTLE_SECONDS)
+    scratch = work / _SCRATCH
+    block = memoryview(bytearray(4 * MiB))
+    with open(scratch, "wb", buffering=0) as out:
+        left = nbytes
+        while left > 0:
+            left -= out.write(block[: min(left, len(block))])
+    scratch.unlink()  # the dirty pages are dropped, not written back
+
+
+def run_child(
+    role: str, *args: str, cached: Path | None = None, prime: tuple[Path, int] | None = None
+) -> dict[str, Any]:
+    """Run one child; ``cached``: its input file, read into the page cache first (untimed);
+    ``prime``: the work folder and about how much the child writes (see :func:`prime_memory`)."""
     if cached is not None:
         # Every run finds its input in the page cache: a host may reclaim the cache of files
-        # idle for a while (e.g. DAMON on a virtual machine), which would make some runs read
-        # from the disk, depending on their place in the sequence.
+        # idle for a while, which would make some runs read from the disk, depending on their
+        # place in the sequence.
         buffer = memoryview(bytearray(16 * MiB))
         with open(cached, "rb", buffering=0) as warm:
             while warm.readinto(buffer):
                 pass
     # Start every run with no dirty pages, so that no run pays for its predecessor's writeback.
     os.sync()
+    if prime is not None and _PRIMING[0]:
+        folder, nbytes = prime
+        prime_memory(folder, nbytes + nbytes // 4)
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--child", role, *args],
@@ -312,9 +357,12 @@ def median(values: list[float]) -> float:
 
 
 PLAIN_LOOPS = ("simple", "threaded")
+PLAIN_CHUNK = 64 << 10  # see the module docstring
 
 
-def section_processes(work: Path, size: int, repeat: int, state: str, arn: str) -> list[str]:
+def section_processes(
+    work: Path, size: int, repeat: int, state: str, arn: str, plain_chunk: int = PLAIN_CHUNK
+) -> list[str]:
     plain = work / "plain.bin"
     make_plaintext(plain, size)
     names = [f"aes-{loop}-{op}" for op in ("enc", "dec") for loop in PLAIN_LOOPS]
@@ -333,8 +381,9 @@ def section_processes(work: Path, size: int, repeat: int, state: str, arn: str) 
     inputs = {"kms-enc": plain, "kms-dec": work / "m.esdk"}
     for loop in PLAIN_LOOPS:
         sealed, opened = work / f"aes-{loop}.bin", work / f"aes-{loop}.out"
-        jobs[f"aes-{loop}-enc"] = ("plain", "encrypt", str(plain), str(sealed), loop)
-        jobs[f"aes-{loop}-dec"] = ("plain", "decrypt", str(sealed), str(opened), loop)
+        chunk = str(plain_chunk)
+        jobs[f"aes-{loop}-enc"] = ("plain", "encrypt", str(plain), str(sealed), loop, chunk)
+        jobs[f"aes-{loop}-dec"] = ("plain", "decrypt", str(sealed), str(opened), loop, chunk)
         outputs[f"aes-{loop}-enc"], outputs[f"aes-{loop}-dec"] = sealed, opened
         inputs[f"aes-{loop}-enc"], inputs[f"aes-{loop}-dec"] = plain, sealed
     encrypts, decrypts = names[:3], names[3:]
@@ -348,7 +397,7 @@ def section_processes(work: Path, size: int, repeat: int, state: str, arn: str) 
             # kmslab's temp-file-and-rename does, or by truncation) forces its write-back at once.
             if name.endswith("enc"):
                 outputs[name].unlink(missing_ok=True)
-            report = run_child(*jobs[name], cached=inputs[name])
+            report = run_child(*jobs[name], cached=inputs[name], prime=(work, size))
             times[name].append(report["wall"])
             growth[name].append((report["hwm_peak_kib"] - report["hwm_base_kib"]) / 1024)
             if "hwm_before_op_kib" in report:
@@ -374,7 +423,9 @@ def section_processes(work: Path, size: int, repeat: int, state: str, arn: str) 
     }
     for loop in PLAIN_LOOPS:
         for op in ("enc", "dec"):
-            label[f"aes-{loop}-{op}"] = f"plain AES-256-GCM stream, {loop} loop, {op}rypt"
+            label[f"aes-{loop}-{op}"] = (
+                f"plain AES-GCM, {loop} loop, {plain_chunk >> 10} KiB, {op}rypt"
+            )
     for name in names:
         t = median(times[name])
         spread = f"{t:.2f} ({min(times[name]):.2f}-{max(times[name]):.2f})"
@@ -431,7 +482,7 @@ def _fixed_costs(work: Path, repeat: int, state: str, arn: str) -> tuple[float, 
     plain_times, encrypt_times, decrypt_times = [], [], []
     sealed = str(work / "e.esdk")
     for _ in range(repeat):
-        job = ("plain", "encrypt", str(empty), str(work / "e.aes"), "simple")
+        job = ("plain", "encrypt", str(empty), str(work / "e.aes"), "simple", str(PLAIN_CHUNK))
         plain_times.append(run_child(*job)["wall"])
         (work / "e.esdk").unlink(missing_ok=True)
         job = ("cli", "encrypt", "--state", state, "--key-id", arn, str(empty), "-o", sealed)
@@ -481,7 +532,16 @@ def section_sdk(work: Path, size: int, repeat: int, state: str, arn: str) -> lis
                     ("decrypt", message, work / f"{side}.out"),
                 ):
                     report = run_child(
-                        role, mode, str(src), str(dst), state, arn, suite, str(frame)
+                        role,
+                        mode,
+                        str(src),
+                        str(dst),
+                        state,
+                        arn,
+                        suite,
+                        str(frame),
+                        cached=src,
+                        prime=(work, size),
                     )
                     results.setdefault((case, side, mode), []).append(report["op_seconds"])
                 (work / f"{side}.out").unlink()
@@ -525,7 +585,16 @@ def section_frames(work: Path, size: int, repeat: int, state: str, arn: str) -> 
         for frame in frames:
             (work / "f.esdk").unlink(missing_ok=True)
             report = run_child(
-                "api", "encrypt", str(plain), str(work / "f.esdk"), state, arn, "0x0478", str(frame)
+                "api",
+                "encrypt",
+                str(plain),
+                str(work / "f.esdk"),
+                state,
+                arn,
+                "0x0478",
+                str(frame),
+                cached=plain,
+                prime=(work, size),
             )
             results[frame].append(report["op_seconds"])
     (work / "f.esdk").unlink()
@@ -543,16 +612,25 @@ def main() -> int:
     parser.add_argument("--size", type=parse_size, default=1 << 30, help="section 1 file size")
     parser.add_argument("--sdk-size", type=parse_size, default=256 * MiB, help="section 2 size")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--plain-chunk", type=parse_size, default=PLAIN_CHUNK, help="plain loops' chunk size"
+    )
     parser.add_argument("--dir", default=None, help="where the files go (default: temp dir)")
     parser.add_argument("--frames", action="store_true", help="also sweep the frame length")
     parser.add_argument("--skip-sdk", action="store_true", help="skip section 2")
     parser.add_argument("--no-check", action="store_true", help="exit 0 even if a goal is missed")
+    parser.add_argument(
+        "--no-prime",
+        action="store_true",
+        help="do not free fresh memory for each child's output (see prime_memory)",
+    )
     parser.add_argument(
         "--inherit-bytecode-setting",
         action="store_true",
         help="children keep this environment's PYTHONDONTWRITEBYTECODE (default: cached bytecode)",
     )
     args = parser.parse_args()
+    _PRIMING[0] = not args.no_prime
 
     from kmslab import LocalKms
 
@@ -573,7 +651,7 @@ def main() -> int:
             f"bytecode {bytecode}"
         )
         warm_up(work, state, arn)
-        lines = section_processes(work, args.size, args.repeat, state, arn)
+        lines = section_processes(work, args.size, args.repeat, state, arn, args.plain_chunk)
         print("\n".join(lines), flush=True)
         if not args.skip_sdk:
             more = section_sdk(work, args.sdk_size, args.repeat, state, arn)
