@@ -416,6 +416,37 @@ class MessageReader:
     def exact(self, n: int, what: str) -> bytes:
         return bytes(self.view(n, what))
 
+    def read_upto(self, target: memoryview) -> int:
+        """Fill ``target`` with the next bytes: all of it, or fewer only where the stream ends.
+
+        Buffered bytes come first; the rest is read from the stream straight into ``target``,
+        not through the reader's buffer. Returns how many bytes were taken.
+        """
+        buffered = min(self._hi - self._lo, len(target))
+        target[:buffered] = self._view[self._lo : self._lo + buffered]
+        self._lo += buffered
+        got = buffered
+        while got < len(target):
+            more = self._readinto(target[got:])
+            if not more:
+                break
+            got += more
+            self._pulled += more
+        self.offset += got
+        return got
+
+    def unread(self, data: memoryview) -> None:
+        """Give back ``data``, the last bytes taken: the next call reads them again."""
+        if not data:
+            return
+        kept = self._view[self._lo : self._hi]
+        target = bytearray(max(len(self._buffer), len(data) + len(kept)))
+        target[: len(data)] = data
+        target[len(data) : len(data) + len(kept)] = kept
+        self._buffer, self._view, self._spare = target, memoryview(target), None
+        self._lo, self._hi = 0, len(data) + len(kept)
+        self.offset -= len(data)
+
     def into(self, target: memoryview, what: str, missing: str | None = None) -> None:
         """Fill ``target`` with the next ``len(target)`` bytes."""
         target[:] = self.view(len(target), what, missing)
