@@ -32,12 +32,11 @@ How it is fast: frames are sealed and opened with ``encrypt_into``/``decrypt_int
 between preallocated buffers laid out as the message itself; frames are gathered into 1 MiB
 chunks, so small frames cost no system call of their own; input is read a chunk at a time, on
 decrypt straight from the file into the chunk's buffer. A message over 1 MiB is pipelined: the
-calling thread reads ahead, worker threads (one per CPU, up to four) seal or open whole chunks
-at once, and one more thread writes (and, for the signed suite, hashes) the finished chunks in
-order; pyca/cryptography releases the GIL in AES-GCM, writes and SHA-384 release it too. From
-memory to memory that took 1.4 to 2.0 GiB/s on two CPUs; file to file on two CPUs the kernel's
-copying already keeps the second CPU busy, and the pipeline gains little there. Memory is a few
-chunks per thread: 10 to 20 MiB for frames up to 1 MiB, whatever the message size.
+calling thread reads ahead while one more thread writes (and, for the signed suite, hashes) the
+finished chunks in order, and on four CPUs or more, worker threads seal or open whole chunks at
+once (pyca/cryptography releases the GIL in AES-GCM; writes and SHA-384 release it too; see
+``_aes_threads`` for why two CPUs get no workers). Memory is a few chunks per thread: 5 to 20
+MiB for frames up to 1 MiB, whatever the message size.
 
 Errors (all raised on purpose derive from :class:`EnvelopeError`)::
 
@@ -588,13 +587,20 @@ def _writer(destination: IO[bytes]) -> Callable[[memoryview], None]:
 
 
 def _aes_threads() -> int:
-    """Worker threads for the AES-GCM of large messages: one per CPU this process may use, up
-    to four (more buys nothing: the file I/O becomes the limit); none on a single CPU."""
+    """Worker threads for the AES-GCM of large messages: the CPUs this process may use beyond
+    two (one for the calling thread's reads, one for the writer's), up to four; none below four.
+
+    On two CPUs, file to file, workers cost more than they gain: the kernel's copying into and
+    out of the page cache already keeps both CPUs busy, and 1 GiB took 0.57-0.60 s to encrypt
+    without workers, 0.69-0.75 s with two (0.51-0.64 and 0.57-0.76 s to decrypt). From memory to
+    memory, where nothing else wants the second CPU, two workers made the same machine 1.5x
+    faster (1.4 to 2.0 GiB/s).
+    """
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cpus = os.cpu_count() or 1
-    return min(4, cpus) if cpus > 1 else 0
+    return min(4, cpus - 2) if cpus >= 4 else 0
 
 
 _AES_THREADS = _aes_threads()
@@ -726,9 +732,9 @@ class _Pipeline:
     calling thread reads the next chunks and the :class:`_Sink`'s thread writes the finished
     ones, oldest first. A job is a function of its output buffer that returns the bytes to
     write; an error it raises comes out of :meth:`submit` or :meth:`drain` in message order,
-    after every earlier chunk was written. Until :meth:`parallel` (a second chunk exists), jobs
-    run in the calling thread. Memory: up to ``workers + 3`` input and ``workers + 4`` output
-    chunks.
+    after every earlier chunk was written. Without workers, or until :meth:`parallel` (a second
+    chunk exists), jobs run in the calling thread. Memory: up to ``workers + 3`` input and
+    ``workers + 4`` output chunks.
     """
 
     def __init__(self, sink: _Sink, input_size: int) -> None:

@@ -148,6 +148,6 @@ def test_one_cpu_runs_no_worker_threads(stub: StubKms, monkeypatch: pytest.Monke
 
 
 def test_the_worker_count_follows_the_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
-    for cpus, workers in ((1, 0), (2, 2), (3, 3), (16, 4)):
+    for cpus, workers in ((1, 0), (2, 0), (3, 0), (4, 2), (5, 3), (16, 4)):
         monkeypatch.setattr(envelope.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert envelope._aes_threads() == workers
