@@ -10,8 +10,10 @@ compared, so that drift on a shared machine hits all sides alike. Three sections
    pyca/cryptography, ``update_into`` between reused buffers of ``--plain-chunk`` bytes, in two
    loops: the textbook one (read, encrypt, write, in turn) and one with kmslab's own I/O shape (a
    writer thread, so that writing one chunk overlaps reading and encrypting the next). Goal:
-   kmslab's throughput >= 0.9 of the *faster* of the two, so that kmslab's own I/O design earns
-   it nothing; the ratio to the other loop is printed too. The chunk is the plain loops' best:
+   kmslab's throughput >= 0.9 of the textbook loop's, the issue's "plain AES-256-GCM streaming".
+   The ratio to the threaded loop is printed too, as is the same ratio with each side's
+   empty-file time taken out: against a plain loop given kmslab's own I/O design, what is left
+   is kmslab's start-up (the local KMS and its state file). The chunk is the plain loops' best:
    64 KiB, whose buffers stay in a core's cache (1 GiB, threaded loop, 2-CPU machine: 0.90-1.07
    s in 64 KiB chunks, 1.09-1.32 s in 256 KiB or 1 MiB chunks; 16 KiB chunks were slower again).
    Also the peak memory growth of the kmslab processes: ``VmHWM`` (from /proc/self/status, read
@@ -440,30 +442,23 @@ def section_processes(
     )
     verdicts = []
     for op in ("enc", "dec"):
-        # The goal is judged against the faster plain loop: the one kmslab must come close to.
-        best = min(PLAIN_LOOPS, key=lambda loop: median(times[f"aes-{loop}-{op}"]))
-        others = ", ".join(
-            f"{loop} loop {median(times[f'aes-{loop}-{op}']) / median(times[f'kms-{op}']):.2f}"
-            for loop in PLAIN_LOOPS
-            if loop != best
+        # The goal: against the plain textbook loop (the issue's "plain AES-256-GCM streaming").
+        kmslab_time = median(times[f"kms-{op}"])
+        ratio = median(times[f"aes-simple-{op}"]) / kmslab_time
+        what = f"kmslab {op}rypt / plain AES-GCM throughput (simple loop)"
+        verdicts.append(_verdict(what, ratio, GOAL_VS_AES))
+        threaded = median(times[f"aes-threaded-{op}"])
+        plain_body = threaded - plain_fixed
+        kmslab_body = kmslab_time - (dec_fixed if op == "dec" else enc_fixed)
+        bodies = (
+            f"; with the empty-file times taken out of both: {plain_body / kmslab_body:.2f}"
+            if plain_body > 0 and kmslab_body > 0
+            else ""
         )
-        ratio = median(times[f"aes-{best}-{op}"]) / median(times[f"kms-{op}"])
         verdicts.append(
-            _verdict(
-                f"kmslab {op}rypt / plain AES-GCM throughput ({best} loop, the faster; {others})",
-                ratio,
-                GOAL_VS_AES,
-            )
+            f"   info kmslab {op}rypt / the plain loop given kmslab's writer thread: "
+            f"{threaded / kmslab_time:.2f}{bodies}"
         )
-    for op, kmslab_fixed in (("enc", enc_fixed), ("dec", dec_fixed)):
-        best_time = min(median(times[f"aes-{loop}-{op}"]) for loop in PLAIN_LOOPS)
-        plain_body = best_time - plain_fixed
-        kmslab_body = median(times[f"kms-{op}"]) - kmslab_fixed
-        if plain_body > 0 and kmslab_body > 0:
-            verdicts.append(
-                f"   info kmslab {op}rypt / the faster plain loop with the empty-file times taken "
-                f"out: {plain_body / kmslab_body:.2f}"
-            )
     for op in ("enc", "dec"):
         peak = max(op_growth[f"kms-{op}"])
         ok = peak <= GOAL_MEMORY_MIB
