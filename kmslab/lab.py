@@ -6,7 +6,6 @@ import functools
 import json
 import os
 import threading
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -160,6 +159,8 @@ class LocalKms:
 
     def _service_event(self, name: str, key: Key, when: datetime) -> None:
         """KMS's own work (scheduled deletion, automatic rotation) as AwsServiceEvent entries."""
+        import uuid  # here: importing it costs every command ~5 ms (it imports platform)
+
         event = Event(
             time=when,
             source="kms.amazonaws.com",

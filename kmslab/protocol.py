@@ -24,7 +24,6 @@ import base64
 import binascii
 import inspect
 import json
-import logging
 import os
 import re
 from collections.abc import Callable
@@ -60,9 +59,17 @@ from .shapes import (
 from .trail import Event
 
 if TYPE_CHECKING:
+    import logging
+
     from botocore.model import ServiceModel
 
-log = logging.getLogger("kmslab")
+
+def _log() -> logging.Logger:
+    """The package's logger, imported on first use: ``logging`` costs every command ~5 ms."""
+    import logging
+
+    return logging.getLogger("kmslab")
+
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
@@ -389,13 +396,13 @@ class JsonProtocol:
             except KmsError as exc:
                 err = exc
             except Exception:
-                log.exception("internal error in %s", op.name if op else target)
+                _log().exception("internal error in %s", op.name if op else target)
                 err = KMSInternalException("")
             try:
                 with service.store.transaction():
                     self._log(op, params, principal, region, call, request_id, None, err)
             except Exception:  # pragma: no cover - the trail must never break a response
-                log.exception("could not record a failed call on the trail")
+                _log().exception("could not record a failed call on the trail")
             body_out = json.dumps({"__type": err.code, "message": err.message}).encode()
             return Response(err.status, body_out, request_id)
 
