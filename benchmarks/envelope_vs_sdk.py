@@ -477,7 +477,8 @@ def _fixed_costs(work: Path, repeat: int, state: str, arn: str) -> tuple[float, 
     plain_times, encrypt_times, decrypt_times = [], [], []
     sealed = str(work / "e.esdk")
     for _ in range(repeat):
-        job = ("plain", "encrypt", str(empty), str(work / "e.aes"), "simple", str(PLAIN_CHUNK))
+        job: tuple[str, ...] = ("plain", "encrypt", str(empty), str(work / "e.aes"), "simple")
+        job += (str(PLAIN_CHUNK),)
         plain_times.append(run_child(*job)["wall"])
         (work / "e.esdk").unlink(missing_ok=True)
         job = ("cli", "encrypt", "--state", state, "--key-id", arn, str(empty), "-o", sealed)
