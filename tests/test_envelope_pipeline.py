@@ -14,6 +14,7 @@ import io
 import os
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from test_envelope import STUB_ARN, SUITES, StubKms, data
@@ -151,3 +152,32 @@ def test_the_worker_count_follows_the_cpus(monkeypatch: pytest.MonkeyPatch) -> N
     for cpus, workers in ((1, 0), (2, 0), (3, 0), (4, 2), (5, 3), (16, 4)):
         monkeypatch.setattr(envelope.os, "sched_getaffinity", lambda _pid, n=cpus: set(range(n)))
         assert envelope._aes_threads() == workers
+
+
+class Trickle(io.RawIOBase):
+    """A stream that hands out at most ``step`` bytes a read, as a pipe or a socket may."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = memoryview(data)
+        self._step = step
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        n = min(len(target), self._step, len(self._data))
+        target[:n] = self._data[:n]
+        self._data = self._data[n:]
+        return n
+
+
+@pytest.mark.parametrize("step", [1, 7, 100, 4096])
+def test_short_reads_fill_whole_chunks(stub: StubKms, pipelined: None, step: int) -> None:
+    """Decrypt reads chunks of frames straight from the stream: short reads must add up."""
+    plain = data(9 * FRAME + 5)
+    message = envelope.encrypt(stub, plain, key_id=STUB_ARN, frame_length=FRAME)
+    out = io.BytesIO()
+    info = envelope.decrypt_stream(stub, Trickle(message, step), out)
+    assert out.getvalue() == plain and info.message_length == len(message)
+    with pytest.raises(EnvelopeError, match="bytes follow the end"):
+        envelope.decrypt_stream(stub, Trickle(message + b"\x00", step), io.BytesIO())
