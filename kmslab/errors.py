@@ -27,6 +27,17 @@ from __future__ import annotations
 from typing import ClassVar
 
 
+def log_unexpected(message: str, *args: object) -> None:
+    """Log the exception being handled, an unexpected one, to the ``kmslab`` logger.
+
+    What the wire layers do before answering with an internal error. ``logging`` is imported
+    here, on first use: importing it costs every command ~5 ms.
+    """
+    import logging
+
+    logging.getLogger("kmslab").exception(message, *args)
+
+
 class AwsError(Exception):
     """An AWS-shaped error of any service: ``code`` is the wire code (the class name),
     ``message`` AWS's text, ``status`` the HTTP status. The KMS errors below and the IAM errors

@@ -39,6 +39,7 @@ from .errors import (
     UnknownOperationException,
     UnsupportedOperationException,
     ValidationException,
+    log_unexpected,
 )
 from .iam import Principal
 from .ops.base import ACCOUNT_OPERATIONS
@@ -59,16 +60,7 @@ from .shapes import (
 from .trail import Event
 
 if TYPE_CHECKING:
-    import logging
-
     from botocore.model import ServiceModel
-
-
-def _log() -> logging.Logger:
-    """The package's logger, imported on first use: ``logging`` costs every command ~5 ms."""
-    import logging
-
-    return logging.getLogger("kmslab")
 
 
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
@@ -396,13 +388,13 @@ class JsonProtocol:
             except KmsError as exc:
                 err = exc
             except Exception:
-                _log().exception("internal error in %s", op.name if op else target)
+                log_unexpected("internal error in %s", op.name if op else target)
                 err = KMSInternalException("")
             try:
                 with service.store.transaction():
                     self._log(op, params, principal, region, call, request_id, None, err)
             except Exception:  # pragma: no cover - the trail must never break a response
-                _log().exception("could not record a failed call on the trail")
+                log_unexpected("could not record a failed call on the trail")
             body_out = json.dumps({"__type": err.code, "message": err.message}).encode()
             return Response(err.status, body_out, request_id)
 

@@ -43,11 +43,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, quote
 from xml.sax.saxutils import escape
 
-from .errors import KmsError
+from .errors import KmsError, log_unexpected
 from .iam import (
     IamError,
     IncompleteSignature,
@@ -75,17 +75,6 @@ from .shapes import (
     xform_name,
 )
 from .trail import Event
-
-if TYPE_CHECKING:
-    import logging
-
-
-def _log() -> logging.Logger:
-    """The package's logger, imported on first use: ``logging`` costs every command ~5 ms."""
-    import logging
-
-    return logging.getLogger("kmslab")
-
 
 XML_CONTENT_TYPE = "text/xml"
 UNRECOGNIZED_TOKEN = "The security token included in the request is invalid."
@@ -426,13 +415,13 @@ class QueryProtocol:
             except IamError as exc:
                 err = exc
             except Exception:
-                _log().exception("internal error in %s", op.name if op else "query request")
+                log_unexpected("internal error in %s", op.name if op else "query request")
                 err = ServiceFailure("")
             try:
                 with self._transaction():
                     self._log(op, kwargs, call, request_id, None, err)
             except Exception:  # pragma: no cover - the trail must never break a response
-                _log().exception("could not record a failed call on the trail")
+                log_unexpected("could not record a failed call on the trail")
             body_out = _error_xml(self.namespace, err, request_id)
             return Response(err.status, body_out, request_id, XML_CONTENT_TYPE)
 
