@@ -795,6 +795,28 @@ class _Pipeline:
         self._pending.clear()
 
 
+def _frame_aad(message_id: bytes, size: int) -> tuple[bytearray, int]:
+    """A regular frame's AAD, to be reused for every frame: the bytes, and the offset where each
+    frame's sequence number goes."""
+    return bytearray(body_aad(message_id, FRAME_AAD, 0, size)), len(message_id) + len(FRAME_AAD)
+
+
+def _open_frame(
+    open_into: Callable[..., Any],
+    aad: bytearray,
+    seq_at: int,
+    sequence: int,
+    frame: memoryview,
+    out: memoryview,
+) -> None:
+    """Open one regular frame (IV, content, tag), numbered ``sequence``, into ``out``."""
+    _U32.pack_into(aad, seq_at, sequence)
+    try:
+        open_into(frame[:IV_LENGTH], frame[IV_LENGTH:], aad, out)
+    except InvalidTag:
+        raise AuthenticationError(f"frame {sequence} does not verify (modified)") from None
+
+
 def _seal_chunk(
     seal: Callable[..., Any],
     message_id: bytes,
@@ -809,8 +831,7 @@ def _seal_chunk(
     ``final`` bytes, if given) sealed into ``out`` as the message lays them out; returns the
     bytes. Each frame goes straight into its place with ``encrypt_into``."""
     view = memoryview(out)
-    aad = bytearray(body_aad(message_id, FRAME_AAD, 0, size))
-    seq_at = len(message_id) + len(FRAME_AAD)
+    aad, seq_at = _frame_aad(message_id, size)
     pos = 0
     for i in range(count):
         sequence = first + i
@@ -862,7 +883,6 @@ def _encrypt_chunks(
     message_id: bytes,
     size: int,
 ) -> tuple[int, int, int]:
-    chunk = max(1, _CHUNK // size) * size
     seal = functools.partial(_seal_chunk, cipher.encrypt_into, message_id, size)
     current = pipeline.take_input()
     n = _fill(readinto, memoryview(current))
@@ -871,7 +891,7 @@ def _encrypt_chunks(
     while True:
         more = 0
         ahead = None
-        if n == chunk:
+        if n == len(current):  # a full chunk: there may be more
             ahead = pipeline.take_input()
             more = _fill(readinto, memoryview(ahead))
         count, rest = divmod(n, size)
@@ -911,17 +931,11 @@ def _open_chunk(
     """Open ``count`` regular frames laid out in ``frames`` as in the message (sequence number,
     IV, content, tag), numbered from ``first``, into ``out``; returns the plaintext bytes."""
     view = memoryview(out)
-    aad = bytearray(body_aad(message_id, FRAME_AAD, 0, size))
-    seq_at = len(message_id) + len(FRAME_AAD)
+    aad, seq_at = _frame_aad(message_id, size)
     step = 4 + IV_LENGTH + size + TAG_LENGTH
     for i in range(count):
-        sequence = first + i
         frame = frames[i * step + 4 : (i + 1) * step]
-        _U32.pack_into(aad, seq_at, sequence)
-        try:
-            open_into(frame[:IV_LENGTH], frame[IV_LENGTH:], aad, view[i * size : (i + 1) * size])
-        except InvalidTag:
-            raise AuthenticationError(f"frame {sequence} does not verify (modified)") from None
+        _open_frame(open_into, aad, seq_at, first + i, frame, view[i * size : (i + 1) * size])
     return count * size
 
 
@@ -987,8 +1001,7 @@ def _decrypt_last_frames(
     open_into = opened.cipher.decrypt_into
     update = opened.verifier.update if opened.verifier is not None else None
     view_of = reader.view
-    aad = bytearray(body_aad(message_id, FRAME_AAD, 0, size))
-    seq_at = len(message_id) + len(FRAME_AAD)
+    aad, seq_at = _frame_aad(message_id, size)
     frame_size = IV_LENGTH + size + TAG_LENGTH
     while True:
         head = view_of(4, "frame sequence number", before_final(expected))
@@ -1003,12 +1016,8 @@ def _decrypt_last_frames(
                 "(frames reordered, dropped or repeated)"
             )
         frame = view_of(frame_size, f"frame {sequence}")
-        _U32.pack_into(aad, seq_at, sequence)
         out = sink.take()
-        try:
-            open_into(frame[:IV_LENGTH], frame[IV_LENGTH:], aad, memoryview(out)[:size])
-        except InvalidTag:
-            raise AuthenticationError(f"frame {sequence} does not verify (modified)") from None
+        _open_frame(open_into, aad, seq_at, sequence, frame, memoryview(out)[:size])
         if update is not None:
             update(frame)
         sink.give(out, size)
