@@ -278,7 +278,7 @@ def child_environment(work: Path) -> None:
 
 
 SETTLE_SECONDS = 3.0  # see prime_memory
-_PRIMING = [True]  # main() clears it for --no-prime
+_priming = True  # main() turns it off for --no-prime
 _SCRATCH = "prime.scratch"
 
 
@@ -322,7 +322,7 @@ def run_child(
                 pass
     # Start every run with no dirty pages, so that no run pays for its predecessor's writeback.
     os.sync()
-    if prime is not None and _PRIMING[0]:
+    if prime is not None and _priming:
         folder, nbytes = prime
         prime_memory(folder, nbytes + nbytes // 4)
     start = time.perf_counter()
@@ -626,7 +626,8 @@ def main() -> int:
         help="children keep this environment's PYTHONDONTWRITEBYTECODE (default: cached bytecode)",
     )
     args = parser.parse_args()
-    _PRIMING[0] = not args.no_prime
+    global _priming
+    _priming = not args.no_prime
 
     from kmslab import LocalKms
 

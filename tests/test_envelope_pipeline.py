@@ -13,7 +13,6 @@ from __future__ import annotations
 import io
 import os
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,11 +30,10 @@ def stub() -> StubKms:
 
 
 @pytest.fixture
-def pipelined(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def pipelined(monkeypatch: pytest.MonkeyPatch) -> None:
     """Four 16-byte frames per chunk, two AES workers."""
     monkeypatch.setattr(envelope, "_CHUNK", 4 * FRAME)
     monkeypatch.setattr(envelope, "_AES_THREADS", 2)
-    yield
 
 
 def frame_by_frame(monkeypatch: pytest.MonkeyPatch) -> None:
